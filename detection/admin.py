@@ -1,0 +1,44 @@
+from django.contrib import admin
+
+from .models import Call, WebhookAttempt, WebhookDelivery
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "call_sid", "status", "answered_by", "confidence", "decision_ms",
+                    "livemode", "billable", "created"]
+    list_filter = ["status", "answered_by", "livemode", "billable"]
+    search_fields = ["id", "call_sid", "stream_sid", "client_call_id", "organization__name"]
+    list_select_related = ["organization"]
+    date_hierarchy = "created"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created", "status_code", "duration_ms", "error", "response_body"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "call", "event_type", "url", "status", "attempt_count", "created"]
+    list_filter = ["status", "event_type"]
+    search_fields = ["id", "event_id", "call__id", "call__call_sid", "url"]
+    list_select_related = ["organization"]
+    inlines = [WebhookAttemptInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,3 @@
+"""WebSocket routes, mounted by amd_project.asgi."""
+
+websocket_urlpatterns: list = []
