@@ -1,0 +1,166 @@
+"""The streaming detector: μ-law frames in, one decision (and optionally one message-end event) out."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .policy import DEFAULT_AGGRESSIVENESS, MessageEndWatch, Policy
+from .results import MACHINE_CLASSES, Decision, MessageEnd
+from .tones import ToneDetector
+from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE, SILENCE_BYTE
+from .vad import VoiceActivityDetector
+
+FRAME_SAMPLES = 160  # 20 ms analysis frame at 8 kHz
+SAMPLES_PER_MS = SAMPLE_RATE // 1000  # 8 samples per ms
+TIMESTAMP_TOLERANCE_SAMPLES = SAMPLES_PER_MS  # integer-ms timestamps of odd-sized frames are off by < 1 ms
+MAX_GAP_MS = 60_000  # a timestamp jump beyond this is analysed as this much silence, then skipped
+
+
+class Detector:
+    """Answering-machine detector for one call.
+
+    ``push`` raw μ-law payloads with Twilio's ``media.timestamp`` (ms since the stream started). Audio
+    time comes only from timestamps: a gap is silence, a frame starting before audio already consumed is
+    dropped. Times in results are ms from the first frame's timestamp.
+    """
+
+    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS, detect_message_end: bool = False) -> None:
+        if not isinstance(detect_message_end, bool):
+            raise ValueError("detect_message_end must be a bool")
+        self._policy = Policy(aggressiveness)
+        self.aggressiveness = self._policy.point.aggressiveness
+        self.detect_message_end = detect_message_end
+        self._tones = ToneDetector()
+        self._vad = VoiceActivityDetector()
+        self.decision: Decision | None = None
+        self.message_end: MessageEnd | None = None
+        self.dropped_frames = 0
+        self.frames_analysed = 0
+        self._origin_ms: int | None = None
+        self._samples = 0  # audio samples consumed since the origin, gaps included
+        self._pending = bytearray()  # μ-law bytes not yet forming a full analysis frame
+        self._pending_start = 0  # timeline sample index of the first pending byte
+        self._watch: MessageEndWatch | None = None
+        self._outbox: list[Decision | MessageEnd] = []
+        self._finished = False
+
+    # -- public ------------------------------------------------------------------------------------
+    @property
+    def audio_ms(self) -> int:
+        """Audio time covered so far (ms)."""
+        return self._samples // SAMPLES_PER_MS
+
+    @property
+    def speech_segments(self) -> list[tuple[int, int]]:
+        """Speech heard while listening, as (start_ms, end_ms)."""
+        return self._vad.segments
+
+    @property
+    def listening(self) -> bool:
+        """Whether frames are still analysed (no decision yet, or a message end is being watched)."""
+        return not self._finished and (self.decision is None or self._watch is not None)
+
+    def push(self, payload: bytes | bytearray | memoryview, timestamp_ms: int) -> Decision | MessageEnd | None:
+        """Feed one media payload; return the decision or message end made by it, else None."""
+        if not isinstance(timestamp_ms, numbers.Integral) or isinstance(timestamp_ms, bool) or timestamp_ms < 0:
+            raise ValueError("timestamp_ms must be a non-negative int")
+        timestamp_ms = int(timestamp_ms)
+        data = bytes(payload)
+        if self._origin_ms is None:
+            self._origin_ms = timestamp_ms
+        start = (timestamp_ms - self._origin_ms) * SAMPLES_PER_MS
+        if start + TIMESTAMP_TOLERANCE_SAMPLES <= self._samples:
+            self.dropped_frames += 1
+            return self._pop()
+        gap = start - self._samples
+        if gap > TIMESTAMP_TOLERANCE_SAMPLES:
+            filled = min(gap, MAX_GAP_MS * SAMPLES_PER_MS)
+            self._feed(bytes([SILENCE_BYTE]) * filled if self.listening else b"", self._samples)
+            self._samples += gap
+        self._feed(data, self._samples)
+        self._samples += len(data)
+        return self._pop()
+
+    def finish(self) -> Decision:
+        """End of stream: the decision made, or one made now from what was heard."""
+        if self.decision is None:
+            now = self.audio_ms
+            self._vad.finish()
+            decision = self._policy.tone_decision(self._tones.flush(), self._vad.segments, now)
+            if decision is None:
+                decision = self._policy.finish(self._vad.segments, now, self._tones.call_progress_ms,
+                                               self._vad.last_voice_ms)
+            self._set_decision(decision)
+            self._outbox = [item for item in self._outbox if not isinstance(item, Decision)]
+        self._finished = True
+        return self.decision
+
+    def finish_message_end(self) -> MessageEnd | None:
+        """After ``finish``: the message end found or resolved now (machine_end_other), or None."""
+        if self.decision is None:
+            self.finish()
+        if self.message_end is None and self._watch is not None:
+            self.message_end = self._watch.finish(self.audio_ms)
+            self._watch = None
+        self._finished = True
+        self._outbox.clear()
+        return self.message_end
+
+    def add_phrase_evidence(self, phrase: str, start_ms: int, end_ms: int, answered_by: str | None = None) -> None:
+        """Feed a phrase from a speech recognizer (times in ms on this detector's timeline)."""
+        self._policy.add_phrase_evidence(phrase, start_ms, end_ms, answered_by)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _pop(self) -> Decision | MessageEnd | None:
+        return self._outbox.pop(0) if self._outbox else None
+
+    def _feed(self, data: bytes, at: int) -> None:
+        """Append μ-law bytes starting at timeline sample ``at`` and analyse complete frames."""
+        if not data or not self.listening:
+            return
+        pending = self._pending
+        if pending and self._pending_start + len(pending) != at:
+            pending.clear()  # the timeline jumped past a skipped gap
+        if not pending:
+            self._pending_start = at
+        pending += data
+        usable = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
+        if usable == 0:
+            return
+        block = DECODE_TABLE_F32[np.frombuffer(bytes(pending[:usable]), dtype=np.uint8)]
+        first_end = self._pending_start + FRAME_SAMPLES
+        del pending[:usable]
+        self._pending_start += usable
+        for i in range(usable // FRAME_SAMPLES):
+            if not self.listening:
+                pending.clear()
+                break
+            frame = block[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+            self._analyse(frame, (first_end + i * FRAME_SAMPLES) // SAMPLES_PER_MS)
+
+    def _analyse(self, frame: np.ndarray, end_ms: int) -> None:
+        self.frames_analysed += 1
+        events = self._tones.process(frame, end_ms)
+        if self._tones.confirmed_from_ms is not None:
+            self._vad.retract(self._tones.confirmed_from_ms)
+        self._vad.process(frame, end_ms, tone=self._tones.tone_active)
+        if self.decision is None:
+            decision = self._policy.evaluate(self._vad.segments, end_ms, events, self._tones.call_progress_ms,
+                                             self._vad.last_voice_ms)
+            if decision is None:
+                return
+            self._set_decision(decision)
+        if self._watch is not None:
+            end = self._watch.update(end_ms, self._vad.last_speech_end_ms, self._tones.tone_active, events)
+            if end is not None:
+                self.message_end = end
+                self._watch = None
+                self._outbox.append(end)
+
+    def _set_decision(self, decision: Decision) -> None:
+        self.decision = decision
+        self._outbox.append(decision)
+        if self.detect_message_end and decision.answered_by in MACHINE_CLASSES and not self._finished:
+            self._watch = MessageEndWatch(decision)

@@ -1,0 +1,364 @@
+"""Decision policy: speech timing and tones to a decision, under the aggressiveness operating point.
+
+Every speech rule compares the same measurements with thresholds that move in one direction as
+aggressiveness rises: machine thresholds fall, human conditions tighten. So on the same audio a higher
+setting never decides machine later, and never turns a machine decision into a human one.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import Segment, SpeechTiming, speech_timing
+from .results import MACHINE_CLASSES, TWILIO_MAP, Decision, MessageEnd, seconds
+from .tones import ToneEvent
+
+DEFAULT_AGGRESSIVENESS = 0.25  # account default (human-safe)
+
+SILENCE_DEADLINE_MS = 5000  # no speech or tone by then: dead air (Twilio's default initial-silence timeout)
+ANALYSIS_DEADLINE_MS = 5000  # speech classes are decided by then at the latest...
+SPEECH_OBSERVATION_MS = 3500  # ...unless speech began late: it is then heard for at least this long
+
+MACHINE_SPEECH_MS_AT_0 = 3000  # speech without a long pause that means a recorded greeting, when human-safe
+MACHINE_SPEECH_MS_AT_1 = 1200  # the same at full aggressiveness (a long opener is already a greeting)
+HUMAN_MAX_SPEECH_MS_AT_0 = 1400  # a reply this short followed by a short silence is a person (human-safe)
+HUMAN_MAX_SPEECH_MS_AT_1 = 1000  # the same at full aggressiveness
+HUMAN_SILENCE_MS_KNOTS = (  # (aggressiveness, silence after a short reply that means a person is waiting)
+    (0.0, 220),  # human-safe: answer within about 0.3 s of the end of "hello?"
+    (0.25, 220),
+    (0.5, 360),  # longer than the comma pause in "Hi, ... you've reached"
+    (1.0, 560),
+)
+END_SILENCE_MS_AT_0 = 800  # silence that ends any opener shorter than a greeting: a person (human-safe)
+END_SILENCE_MS_AT_1 = 1200  # the same at full aggressiveness (Twilio's end-of-speech threshold)
+GUESS_MIN_AGGRESSIVENESS = 0.6  # from here on the deadline gives a best guess instead of unknown
+GUESS_MACHINE_FRACTION = 0.5  # a best guess says machine past this fraction of the machine threshold
+FINISH_HUMAN_SILENCE_MS = 100  # at the end of a stream, a short reply followed by this much silence is human
+
+CNG_MAX_PRIOR_SPEECH_MS = 1000  # an 1100 Hz burst after more speech than this is a beep, not a fax
+BEEP_MIN_PRIOR_SPEECH_MS = 800  # a beep after at least this much speech ends a recorded greeting
+
+MESSAGE_END_SILENCE_MS = 1500  # silence after a greeting that ends the message without a beep
+MESSAGE_END_TIMEOUT_MS = 30000  # watch for the end of the message this long at most (Twilio's default)
+
+PHRASE_CLASSES: dict[str, str] = {  # key phrases (lower case) and the class they reveal
+    "leave a message": "voicemail",
+    "leave your message": "voicemail",
+    "after the tone": "voicemail",
+    "after the beep": "voicemail",
+    "you've reached": "voicemail",
+    "you have reached": "voicemail",
+    "not available": "voicemail",
+    "mailbox": "voicemail",
+    "screening service": "screening",
+    "record your name": "screening",
+    "say your name": "screening",
+    "reason for calling": "screening",
+    "what you're calling about": "screening",
+    "see if this person is available": "live_voicemail",
+    "stay on the line": "live_voicemail",
+    "press one": "ivr",
+    "press 1": "ivr",
+    "for english": "ivr",
+    "main menu": "ivr",
+    "not in service": "sit_invalid",
+    "how may i direct your call": "human_gatekeeper",
+    "thank you for calling": "human_gatekeeper",
+}
+
+CONFIDENCE_HUMAN_SHORT = (0.70, 0.25)  # base and span: a shorter reply is more surely a person
+CONFIDENCE_HUMAN_END = (0.55, 0.25)  # base and span: after a longer opener
+CONFIDENCE_MACHINE_SPEECH = (0.60, 0.35)  # base and span: grows with the speech heard
+CONFIDENCE_GUESS = (0.50, 0.20)  # base and span of best guesses at the deadline
+CONFIDENCE_SIT = (0.90, 0.09)  # base and span by tone purity
+CONFIDENCE_FAX = (0.85, 0.14)  # base and span by tone purity
+CONFIDENCE_CNG_PENALTY = 0.05  # a single calling-tone burst is a little less sure than an answer tone
+CONFIDENCE_BEEP = 0.90  # a beep after speech
+CONFIDENCE_PHRASE = 0.92  # a key phrase
+CONFIDENCE_SILENCE = 0.90  # nothing but noise until the deadline
+CONFIDENCE_UNKNOWN = 0.40  # no safe decision
+
+
+def _lerp(at_0: float, at_1: float, a: float) -> float:
+    return at_0 + (at_1 - at_0) * a
+
+
+def _clip01(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingPoint:
+    """Thresholds for one aggressiveness value."""
+
+    aggressiveness: float
+    machine_speech_ms: int  # total speech without an ending silence that means a greeting
+    human_max_speech_ms: int  # longest reply that a short silence makes human
+    human_silence_ms: int  # that short silence
+    end_silence_ms: int  # silence that ends an opener shorter than a greeting
+    guess_at_deadline: bool  # best guess (True) or unknown (False) at the deadline
+    guess_machine_speech_ms: int  # speech above which a best guess says machine
+
+    @classmethod
+    def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
+        a = validate_aggressiveness(aggressiveness)
+        machine = round(_lerp(MACHINE_SPEECH_MS_AT_0, MACHINE_SPEECH_MS_AT_1, a))
+        knots_a, knots_ms = zip(*HUMAN_SILENCE_MS_KNOTS, strict=True)
+        return cls(
+            aggressiveness=a,
+            machine_speech_ms=machine,
+            human_max_speech_ms=round(_lerp(HUMAN_MAX_SPEECH_MS_AT_0, HUMAN_MAX_SPEECH_MS_AT_1, a)),
+            human_silence_ms=round(float(np.interp(a, knots_a, knots_ms))),
+            end_silence_ms=round(_lerp(END_SILENCE_MS_AT_0, END_SILENCE_MS_AT_1, a)),
+            guess_at_deadline=a >= GUESS_MIN_AGGRESSIVENESS,
+            guess_machine_speech_ms=round(machine * GUESS_MACHINE_FRACTION),
+        )
+
+
+def validate_aggressiveness(value: object) -> float:
+    """Return ``value`` as a float in [0, 1] or raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError("aggressiveness must be a number between 0 and 1")
+    a = float(value)
+    if not 0.0 <= a <= 1.0:  # also rejects NaN
+        raise ValueError("aggressiveness must be between 0 and 1")
+    return a
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseEvidence:
+    """A phrase heard by a recognizer, with the class it points to."""
+
+    phrase: str
+    start_ms: int
+    end_ms: int
+    answered_by: str
+
+    def as_evidence(self) -> dict:
+        return {"type": "phrase", "start_ms": self.start_ms, "end_ms": self.end_ms, "text": self.phrase,
+                "answered_by": self.answered_by}
+
+
+def classify_phrase(phrase: str) -> str | None:
+    """The class a phrase reveals, from the key phrases it contains."""
+    text = " ".join(phrase.lower().replace("’", "'").split())
+    for key, cls in PHRASE_CLASSES.items():
+        if key in text:
+            return cls
+    return None
+
+
+def _speech_evidence(timing: SpeechTiming) -> list[dict]:
+    return [{"type": "speech", "start_ms": s, "end_ms": e} for s, e in timing.segments]
+
+
+class Policy:
+    """Turns per-frame observations into one decision."""
+
+    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS) -> None:
+        self.point = OperatingPoint.for_aggressiveness(aggressiveness)
+        self.tone_evidence: list[dict] = []  # tones seen that did not decide by themselves
+        self._phrases: list[PhraseEvidence] = []
+        self._unused_phrases: list[PhraseEvidence] = []
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def add_phrase_evidence(self, phrase: str, start_ms: int, end_ms: int, answered_by: str | None = None) -> None:
+        """Feed a recognised phrase; a phrase that reveals a class decides at the next frame."""
+        cls = answered_by or classify_phrase(phrase)
+        if cls is not None and cls not in TWILIO_MAP:
+            raise ValueError(f"unknown answered_by: {cls!r}")
+        item = PhraseEvidence(phrase, int(start_ms), int(end_ms), cls or "")
+        self._phrases.append(item)
+        if cls:
+            self._unused_phrases.append(item)
+
+    # -- per frame ---------------------------------------------------------------------------------
+    def evaluate(self, segments: Sequence[Segment], now_ms: int, events: Sequence[ToneEvent] = (),
+                 call_progress_ms: int = 0, voice_until_ms: int | None = None) -> Decision | None:
+        """Decide at the end of the frame ending ``now_ms``, or return None to keep listening.
+
+        ``segments`` are the speech segments so far; ``voice_until_ms`` the end of the latest voiced frame.
+        """
+        point = self.point
+        timing = speech_timing(segments, now_ms, point.human_silence_ms, voice_until_ms)
+        for event in events:
+            decision = self._tone_decision(event, timing)
+            if decision is not None:
+                return decision
+        if self._unused_phrases:
+            return self._phrase_decision(timing)
+        if not timing.has_speech:
+            if now_ms >= SILENCE_DEADLINE_MS:
+                return self._no_speech(timing, call_progress_ms)
+            return None
+        total = timing.total_speech_ms
+        silence = timing.silence_ms
+        if total >= point.machine_speech_ms:
+            return self._machine_speech(timing)
+        if silence >= point.human_silence_ms and total <= point.human_max_speech_ms:
+            return self._human(timing, short=True)
+        if silence >= point.end_silence_ms:
+            return self._human(timing, short=False)
+        if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS):
+            return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
+        return None
+
+    def tone_decision(self, events: Sequence[ToneEvent], segments: Sequence[Segment], now_ms: int) -> Decision | None:
+        """A decision from tone events alone (used when the stream ends with a tone run open)."""
+        timing = speech_timing(segments, now_ms, self.point.human_silence_ms)
+        for event in events:
+            decision = self._tone_decision(event, timing)
+            if decision is not None:
+                return decision
+        return None
+
+    def finish(self, segments: Sequence[Segment], now_ms: int, call_progress_ms: int = 0,
+               voice_until_ms: int | None = None) -> Decision:
+        """Decide at the end of the stream from what was heard."""
+        timing = speech_timing(segments, now_ms, self.point.human_silence_ms, voice_until_ms)
+        if self._unused_phrases:
+            return self._phrase_decision(timing)
+        return self._best_reading(timing, at_deadline=False, call_progress_ms=call_progress_ms)
+
+    # -- rules -------------------------------------------------------------------------------------
+    def _tone_decision(self, event: ToneEvent, timing: SpeechTiming) -> Decision | None:
+        now = timing.now_ms
+        evidence = [event.as_evidence()]
+        if event.kind == "sit":
+            freqs = "/".join(str(round(f)) for f in event.freqs_hz)
+            label = f" ({event.label})" if event.label and event.label != "SIT" else ""
+            return Decision("sit_invalid", _conf(CONFIDENCE_SIT, event.share), now,
+                            f"SIT tones {freqs} Hz at {seconds(event.start_ms)}{label}", evidence)
+        if event.kind == "fax":
+            return Decision("fax", _conf(CONFIDENCE_FAX, event.share), now,
+                            f"fax {event.label} {round(event.freqs_hz[0])} Hz for "
+                            f"{seconds(event.end_ms - event.start_ms)} at {seconds(event.start_ms)}", evidence)
+        if event.kind == "fax_cng" and timing.total_speech_ms < CNG_MAX_PRIOR_SPEECH_MS:
+            return Decision("fax", _conf(CONFIDENCE_FAX, event.share) - CONFIDENCE_CNG_PENALTY, now,
+                            f"fax CNG 1100 Hz for {seconds(event.end_ms - event.start_ms)} at "
+                            f"{seconds(event.start_ms)}", evidence)
+        if event.kind == "beep" and timing.total_speech_ms >= BEEP_MIN_PRIOR_SPEECH_MS:
+            return Decision("voicemail", CONFIDENCE_BEEP, now,
+                            f"{round(event.freqs_hz[0])} Hz beep at {seconds(event.start_ms)} after "
+                            f"{seconds(timing.total_speech_ms)} of speech",
+                            _speech_evidence(timing) + evidence)
+        self.tone_evidence.append(event.as_evidence())
+        return None
+
+    def _phrase_decision(self, timing: SpeechTiming) -> Decision:
+        item = self._unused_phrases[0]
+        self._unused_phrases.clear()
+        kind = "machine phrase" if TWILIO_MAP[item.answered_by] == "machine_start" else "phrase"
+        return Decision(item.answered_by, CONFIDENCE_PHRASE, timing.now_ms,
+                        f"{kind}: '{item.phrase}' at {seconds(item.start_ms)}",
+                        _speech_evidence(timing) + [p.as_evidence() for p in self._phrases])
+
+    def _no_speech(self, timing: SpeechTiming, call_progress_ms: int) -> Decision:
+        now = timing.now_ms
+        evidence = list(self.tone_evidence)
+        if call_progress_ms or self.tone_evidence:
+            what = f"{seconds(call_progress_ms)} of call-progress tone" if call_progress_ms else "tones only"
+            return Decision("unknown", CONFIDENCE_UNKNOWN, now,
+                            f"no speech in {seconds(now)} of audio, {what}", evidence)
+        return Decision("silence", CONFIDENCE_SILENCE, now, f"no speech in {seconds(now)} of audio",
+                        [{"type": "silence", "start_ms": 0, "end_ms": now}])
+
+    def _machine_speech(self, timing: SpeechTiming) -> Decision:
+        total = timing.total_speech_ms
+        onset = timing.onset_ms
+        span = timing.last_end_ms - onset
+        density = _clip01(total / max(span, 1))
+        conf = _conf(CONFIDENCE_MACHINE_SPEECH, min(1.0, total / MACHINE_SPEECH_MS_AT_0) * density)
+        if len(timing.segments) == 1:
+            reason = f"continuous speech for {seconds(total)} from {seconds(onset)}"
+        else:
+            reason = (f"{seconds(total)} of speech from {seconds(onset)} with no pause of "
+                      f"{seconds(self.point.end_silence_ms)} ({len(timing.segments)} stretches)")
+        return Decision("voicemail", conf, timing.now_ms, reason, _speech_evidence(timing))
+
+    def _human(self, timing: SpeechTiming, short: bool) -> Decision:
+        total = timing.total_speech_ms
+        onset, last = timing.onset_ms, timing.last_end_ms
+        silence = timing.silence_ms
+        evidence = _speech_evidence(timing) + [{"type": "silence", "start_ms": last, "end_ms": timing.now_ms}]
+        if short:
+            conf = _conf(CONFIDENCE_HUMAN_SHORT, 1.0 - total / HUMAN_MAX_SPEECH_MS_AT_0)
+        else:
+            conf = _conf(CONFIDENCE_HUMAN_END, 1.0 - total / MACHINE_SPEECH_MS_AT_0)
+        if len(timing.segments) == 1:
+            head = f"one {'short ' if short else ''}utterance ({seconds(onset)}–{seconds(last)}, {seconds(total)} long)"
+        else:
+            head = (f"{'short ' if short else ''}speech ({seconds(onset)}–{seconds(last)}, {seconds(total)} of speech "
+                    f"in {len(timing.segments)} parts)")
+        return Decision("human", conf, timing.now_ms, f"{head} followed by {seconds(silence)} of silence", evidence)
+
+    def _best_reading(self, timing: SpeechTiming, at_deadline: bool, call_progress_ms: int) -> Decision:
+        now = timing.now_ms
+        if not timing.has_speech:
+            return self._no_speech(timing, call_progress_ms)
+        point = self.point
+        total = timing.total_speech_ms
+        when = f"at the {seconds(now)} deadline" if at_deadline else f"when the stream ended at {seconds(now)}"
+        evidence = _speech_evidence(timing)
+        heard = f"{seconds(total)} of speech from {seconds(timing.onset_ms)}"
+        if total >= point.machine_speech_ms:
+            return self._machine_speech(timing)
+        if point.guess_at_deadline:
+            if total >= point.guess_machine_speech_ms:
+                conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
+                return Decision("voicemail", conf, now, f"best guess {when}: {heard}, more than a reply", evidence)
+            conf = _conf(CONFIDENCE_GUESS, 1.0 - total / point.guess_machine_speech_ms)
+            return Decision("human", conf, now, f"best guess {when}: only {heard}", evidence)
+        if (not at_deadline and total <= point.human_max_speech_ms
+                and timing.silence_ms >= FINISH_HUMAN_SILENCE_MS):
+            conf = _conf(CONFIDENCE_GUESS, 1.0 - total / point.human_max_speech_ms)
+            return Decision("human", conf, now,
+                            f"short reply {when}: {heard}, then {seconds(timing.silence_ms)} of silence", evidence)
+        return Decision("unknown", CONFIDENCE_UNKNOWN, now,
+                        f"no safe decision {when}: {heard}, neither a short reply nor a long greeting", evidence)
+
+
+def _conf(base_span: tuple[float, float], strength: float) -> float:
+    base, span = base_span
+    return base + span * _clip01(strength)
+
+
+class MessageEndWatch:
+    """After a machine decision: wait for a beep, a long silence, or the timeout."""
+
+    def __init__(self, decision: Decision) -> None:
+        if decision.answered_by not in MACHINE_CLASSES:
+            raise ValueError("message end is watched only for machine classes")
+        self.decision_ms = decision.decision_ms
+        self._quiet_since = decision.decision_ms
+
+    def update(self, now_ms: int, last_speech_end_ms: int | None, tone_active: bool,
+               events: Sequence[ToneEvent] = ()) -> MessageEnd | None:
+        """Check the frame ending at ``now_ms``."""
+        for event in events:
+            if event.kind == "beep":
+                freq = round(event.freqs_hz[0])
+                length = event.end_ms - event.start_ms
+                return MessageEnd("machine_end_beep", event.start_ms, now_ms,
+                                  f"{freq} Hz beep, {length} ms, at {seconds(event.start_ms)}", [event.as_evidence()])
+        if tone_active:
+            self._quiet_since = now_ms
+        quiet_since = max(self._quiet_since, last_speech_end_ms or 0)
+        if now_ms - quiet_since >= MESSAGE_END_SILENCE_MS:
+            return MessageEnd("machine_end_silence", None, now_ms,
+                              f"{seconds(now_ms - quiet_since)} of silence after the greeting ended at "
+                              f"{seconds(quiet_since)}",
+                              [{"type": "silence", "start_ms": quiet_since, "end_ms": now_ms}])
+        if now_ms >= MESSAGE_END_TIMEOUT_MS:
+            return self.finish(now_ms, timed_out=True)
+        return None
+
+    def finish(self, now_ms: int, timed_out: bool = False) -> MessageEnd:
+        """Resolve the watch without a beep or silence."""
+        why = f"no beep or silence within {seconds(now_ms)}" if timed_out else (
+            f"stream ended at {seconds(now_ms)} before a beep or silence")
+        return MessageEnd("machine_end_other", None, now_ms, why, [])
