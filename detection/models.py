@@ -88,7 +88,12 @@ class WebhookDelivery(models.Model):
     url = models.URLField(max_length=2000)
     body = models.TextField(help_text="The exact JSON body that is signed and sent.")
     status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0, help_text="Attempts made, replays included.")
+    attempts_before_replay = models.PositiveIntegerField(
+        default=0, help_text="Attempts made before the latest replay; the retry schedule counts from here."
+    )
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -96,6 +101,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due")]
 
     def __str__(self):
         return f"{self.event_type} → {self.url}"

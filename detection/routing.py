@@ -1,3 +1,9 @@
 """WebSocket routes, mounted by amd_project.asgi."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import StreamConsumer
+
+websocket_urlpatterns = [
+    path("v1/amd/stream", StreamConsumer.as_asgi()),
+]

@@ -6,8 +6,10 @@
     end = det.finish_message_end()          # after finish(): the message end, or None
 
 Modules: ``ulaw`` (G.711 codec), ``audio`` (files, resampling, framing), ``vad`` (voice activity),
-``tones`` (Goertzel bank: SIT, fax, beeps), ``features`` (speech timing), ``policy`` (the decision under
-the aggressiveness dial), ``detector`` (the streaming Detector), ``baseline`` (Asterisk app_amd).
+``tones`` (Goertzel bank: SIT, fax, beeps), ``features`` (speech timing), ``model`` (streaming features
+and the ONNX speech classifier in ``models/``), ``policy`` (the decision under the aggressiveness dial),
+``phrases`` (key phrases and their classes), ``recognizer`` (optional Whisper stage, imported lazily),
+``detector`` (the streaming Detector), ``baseline`` (Asterisk app_amd).
 """
 
 from .baseline import AsteriskAMD, AsteriskAMDParams, AsteriskAMDResult

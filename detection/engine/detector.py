@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 
+from .model import SpeechFeatures, SpeechModel, load_default
 from .policy import DEFAULT_AGGRESSIVENESS, MessageEndWatch, Policy
+from .recognizer import RecognizerSession, find_phrases
 from .results import MACHINE_CLASSES, Decision, MessageEnd
 from .tones import ToneDetector
 from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE, SILENCE_BYTE
@@ -16,6 +19,11 @@ FRAME_SAMPLES = 160  # 20 ms analysis frame at 8 kHz
 SAMPLES_PER_MS = SAMPLE_RATE // 1000  # 8 samples per ms
 TIMESTAMP_TOLERANCE_SAMPLES = SAMPLES_PER_MS  # integer-ms timestamps of odd-sized frames are off by < 1 ms
 MAX_GAP_MS = 60_000  # a timestamp jump beyond this is analysed as this much silence, then skipped
+WORDS_AFTER_SPEECH_MS = 2500  # undecided after this much speech: ask the recognizer for the words...
+WORDS_AFTER_ONSET_MS = 3500  # ...or this long after speech began (neither depends on the aggressiveness)
+WORDS_MAX_AUDIO_MS = 6000  # audio kept for the recognizer (the words of the first seconds are enough)
+WORDS_MAX_WAIT_MS = 2500  # words arriving later than this after the request are given up
+WITHOUT_WORDS_NOTE = " (speech recognizer busy: decided without words)"
 
 
 class Detector:
@@ -26,10 +34,11 @@ class Detector:
     dropped. Times in results are ms from the first frame's timestamp.
     """
 
-    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS, detect_message_end: bool = False) -> None:
+    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS, detect_message_end: bool = False,
+                 recognizer: RecognizerSession | None = None, model: SpeechModel | None | str = "default") -> None:
         if not isinstance(detect_message_end, bool):
             raise ValueError("detect_message_end must be a bool")
-        self._policy = Policy(aggressiveness)
+        self._policy = Policy(aggressiveness, load_default() if model == "default" else model)
         self.aggressiveness = self._policy.point.aggressiveness
         self.detect_message_end = detect_message_end
         self._tones = ToneDetector()
@@ -45,6 +54,10 @@ class Detector:
         self._watch: MessageEndWatch | None = None
         self._outbox: list[Decision | MessageEnd] = []
         self._finished = False
+        self._recognizer = recognizer
+        self._speech = SpeechFeatures()
+        self._heard = bytearray()  # the first seconds of audio, kept for the recognizer
+        self._policy.words_pending = recognizer is not None  # words are expected until they come or fail
 
     # -- public ------------------------------------------------------------------------------------
     @property
@@ -56,6 +69,11 @@ class Detector:
     def speech_segments(self) -> list[tuple[int, int]]:
         """Speech heard while listening, as (start_ms, end_ms)."""
         return self._vad.segments
+
+    @property
+    def p_machine(self) -> float | None:
+        """The speech model's latest P(machine), None before speech or without a model."""
+        return self._policy.p_machine
 
     @property
     def listening(self) -> bool:
@@ -125,6 +143,8 @@ class Detector:
             pending.clear()  # the timeline jumped past a skipped gap
         if not pending:
             self._pending_start = at
+        if self._recognizer is not None and len(self._heard) < WORDS_MAX_AUDIO_MS * SAMPLES_PER_MS:
+            self._heard += data[: WORDS_MAX_AUDIO_MS * SAMPLES_PER_MS - len(self._heard)]
         pending += data
         usable = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
         if usable == 0:
@@ -141,14 +161,12 @@ class Detector:
             self._analyse(frame, (first_end + i * FRAME_SAMPLES) // SAMPLES_PER_MS)
 
     def _analyse(self, frame: np.ndarray, end_ms: int) -> None:
-        self.frames_analysed += 1
-        events = self._tones.process(frame, end_ms)
-        if self._tones.confirmed_from_ms is not None:
-            self._vad.retract(self._tones.confirmed_from_ms)
-        self._vad.process(frame, end_ms, tone=self._tones.tone_active)
+        events = self._observe(frame, end_ms)
         if self.decision is None:
+            if self._recognizer is not None:
+                self._poll_recognizer(end_ms)
             decision = self._policy.evaluate(self._vad.segments, end_ms, events, self._tones.call_progress_ms,
-                                             self._vad.last_voice_ms)
+                                             self._vad.last_voice_ms, self._speech)
             if decision is None:
                 return
             self._set_decision(decision)
@@ -159,7 +177,50 @@ class Detector:
                 self._watch = None
                 self._outbox.append(end)
 
+    def _observe(self, frame: np.ndarray, end_ms: int) -> list:
+        """Run the tone bank and the VAD on one frame; return the tone events it ended."""
+        self.frames_analysed += 1
+        events = self._tones.process(frame, end_ms)
+        if self._tones.confirmed_from_ms is not None:
+            self._vad.retract(self._tones.confirmed_from_ms)
+        if self._vad.process(frame, end_ms, tone=self._tones.tone_active):
+            feats = self._vad.last_features
+            self._speech.add_frame(feats.level_dbfs, feats.snr_db, feats.flatness)
+        if events and any(event.kind == "beep" for event in events):
+            self._speech.beep_seen = True
+        return events
+
+    def _poll_recognizer(self, end_ms: int) -> None:
+        """Ask for the words once the call stays undecided after enough speech; apply them when ready.
+
+        The moment of the request depends on the audio alone, so every setting gets the same words at the
+        same time and the dial stays monotone."""
+        rec, policy = self._recognizer, self._policy
+        if not rec.submitted and not rec.refused:
+            segments = self._vad.segments
+            if segments and (end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS
+                             or sum(end - start for start, end in segments) >= WORDS_AFTER_SPEECH_MS):
+                policy.words_pending = rec.request(bytes(self._heard), end_ms)
+            return
+        if not rec.pending:
+            policy.words_pending = False
+            return
+        transcript = rec.poll(end_ms)
+        if transcript is None:
+            if end_ms - rec.requested_ms > WORDS_MAX_WAIT_MS:
+                rec.abandon()
+                policy.words_pending = False
+            return
+        policy.words_pending = False
+        found = find_phrases(transcript)
+        if any(cls == "human_gatekeeper" for *_, cls in found):  # a business greeting is not a voicemail
+            found = [item for item in found if item[3] != "voicemail"]
+        for phrase, start_ms, end_ms_, cls in found:
+            self._policy.add_phrase_evidence(phrase, start_ms, end_ms_, cls)
+
     def _set_decision(self, decision: Decision) -> None:
+        if self._recognizer is not None and self._recognizer.refused:
+            decision = replace(decision, reason=decision.reason + WITHOUT_WORDS_NOTE)
         self.decision = decision
         self._outbox.append(decision)
         if self.detect_message_end and decision.answered_by in MACHINE_CLASSES and not self._finished:

