@@ -71,6 +71,11 @@ class Detector:
         return self._vad.segments
 
     @property
+    def recognizer(self) -> RecognizerSession | None:
+        """This call's speech recognizer session, if words were asked for."""
+        return self._recognizer
+
+    @property
     def p_machine(self) -> float | None:
         """The speech model's latest P(machine), None before speech or without a model."""
         return self._policy.p_machine
@@ -103,6 +108,8 @@ class Detector:
 
     def finish(self) -> Decision:
         """End of stream: the decision made, or one made now from what was heard."""
+        if self._recognizer is not None and self._recognizer.pending:
+            self._recognizer.abandon()  # words that can no longer be used
         if self.decision is None:
             now = self.audio_ms
             self._vad.finish()

