@@ -22,7 +22,7 @@ from .models import Call, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 CALLS_PER_PAGE = 25
-OPERATING_POINTS_PATH = Path(settings.BASE_DIR) / "detection" / "engine" / "operating_points.json"
+OPERATING_POINTS_PATH = Path(settings.BASE_DIR) / "detection" / "eval" / "figures.json"  # written by amd_eval
 
 
 # -- AMD settings ------------------------------------------------------------------------------------
