@@ -62,3 +62,11 @@ def outsider(db) -> Tenant:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A Django test client signed in as a superuser (the admin)."""
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-admin-tests")
+    client.force_login(user)
+    return client

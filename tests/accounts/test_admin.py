@@ -1,16 +1,8 @@
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from accounts.models import ApiKey
-
-
-@pytest.fixture
-def staff_client(client, db):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-admin-tests")
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db

@@ -5,20 +5,12 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from accounts.models import MonthlyRollup, Organization
 from detection import webhooks
 from detection.models import WebhookAttempt, WebhookDelivery
 
 from .support import add_calls, make_call
-
-
-@pytest.fixture
-def staff_client(client, db):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-admin-tests")
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
