@@ -70,3 +70,19 @@ def staff_client(client, db):
     user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-admin-tests")
     client.force_login(user)
     return client
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database; at the end, connections other threads still hold (database threads, delivery
+    threads) are closed so the database can be dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
