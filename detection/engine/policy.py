@@ -25,8 +25,28 @@ SILENCE_DEADLINE_MS = 5000  # no speech or tone by then: dead air (Twilio's defa
 ANALYSIS_DEADLINE_MS = 5000  # speech classes are decided by then at the latest...
 SPEECH_OBSERVATION_MS = 3500  # ...unless speech began late: it is then heard for at least this long
 
-MACHINE_SPEECH_MS_AT_0 = 3000  # speech without a long pause that means a recorded greeting, when human-safe
-MACHINE_SPEECH_MS_AT_1 = 1200  # the same at full aggressiveness (a long opener is already a greeting)
+MACHINE_SPEECH_MS_AT_0 = 3000  # scale of speech for the confidence of a timing-only machine decision
+MACHINE_SPEECH_MS_AT_1 = 1200  # speech without a long pause that means a greeting at full aggressiveness
+MACHINE_SPEECH_MS_KNOTS = (  # (aggressiveness, speech without an ending pause that means a recorded greeting)
+    (0.0, 6500),  # human-safe: longer than a receptionist's greeting ("Thank you for calling ..., how can I help?")
+    (0.25, 6000),
+    (0.5, 2100),  # balanced: a long opener is already more likely a greeting
+    (1.0, MACHINE_SPEECH_MS_AT_1),
+)
+OBSERVATION_MS_KNOTS = (  # (aggressiveness, speech heard from onset before the deadline may end a stream)
+    (0.0, 10000),  # human-safe: time for a long greeting to reach the machine length before unknown
+    (0.25, 10000),
+    (0.5, SPEECH_OBSERVATION_MS),
+    (1.0, SPEECH_OBSERVATION_MS),
+)
+HUMAN_SAFE_MAX_AGGRESSIVENESS = 0.25  # up to here a pause ends a person's turn whatever the model says
+GATEKEEPER_MIN_SPEECH_MS = 3000  # an opener this long ended by silence is a receptionist's (when human-safe)
+GREETING_END_SILENCE_MS_KNOTS = (  # (aggressiveness, silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more)
+    (0.0, 550),  # human-safe: a receptionist waits about half a second for the answer to "how can I help you?"
+    (0.25, 550),
+    (0.5, 1000),  # from here on the same as the end silence of any opener
+    (1.0, 1200),
+)
 HUMAN_MAX_SPEECH_MS_AT_0 = 1400  # a reply this short followed by a short silence is a person (human-safe)
 HUMAN_MAX_SPEECH_MS_AT_1 = 1000  # the same at full aggressiveness
 HUMAN_SILENCE_MS_KNOTS = (  # (aggressiveness, silence after a short reply that means a person is waiting)
@@ -46,8 +66,8 @@ BEEP_MIN_PRIOR_SPEECH_MS = 800  # a beep after at least this much speech ends a 
 
 # Speech-model thresholds, chosen on out-of-fold predictions over the train split (detection.lab.tune).
 MODEL_MACHINE_P_KNOTS = (  # (aggressiveness, P(machine) from the speech model at which speech is a machine)
-    (0.0, 0.998),
-    (0.25, 0.995),
+    (0.0, 0.999),  # human-safe: above every person's out-of-fold P(machine) on the train split
+    (0.25, 0.998),
     (0.5, 0.95),
     (0.75, 0.80),
     (1.0, 0.60),
@@ -122,11 +142,13 @@ class OperatingPoint:
     model_machine_min_ms: int  # speech heard since onset before the model may say machine
     rule_machine_min_p: float  # P(machine) the long-speech rule needs
     rule_human_max_p: float  # P(machine) above which the pause rules do not say human
+    observation_ms: int  # speech heard from onset before an undecided call may end at the deadline
+    greeting_end_silence_ms: int  # silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more
 
     @classmethod
     def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
         a = validate_aggressiveness(aggressiveness)
-        machine = round(_lerp(MACHINE_SPEECH_MS_AT_0, MACHINE_SPEECH_MS_AT_1, a))
+        machine = round(_knots(MACHINE_SPEECH_MS_KNOTS, a))
         knots_a, knots_ms = zip(*HUMAN_SILENCE_MS_KNOTS, strict=True)
         return cls(
             aggressiveness=a,
@@ -142,6 +164,8 @@ class OperatingPoint:
             model_machine_min_ms=round(_knots(MODEL_MACHINE_MIN_MS_KNOTS, a)),
             rule_machine_min_p=_knots(RULE_MACHINE_MIN_P_KNOTS, a),
             rule_human_max_p=_knots(RULE_HUMAN_MAX_P_KNOTS, a),
+            observation_ms=round(_knots(OBSERVATION_MS_KNOTS, a)),
+            greeting_end_silence_ms=round(_knots(GREETING_END_SILENCE_MS_KNOTS, a)),
         )
 
 
@@ -238,14 +262,26 @@ class Policy:
         person_ok = p_machine is None or p_machine <= point.rule_human_max_p
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
-        if silence >= point.end_silence_ms and (person_ok or business):
+        end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
+        human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
+        if silence >= end_silence and (person_ok or business or human_safe):
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
                 and 1.0 - p_machine >= point.model_human_p):
             return self._human(timing, short=total <= point.human_max_speech_ms)
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
+            if self._may_still_be_greeting(timing):
+                return None
             return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
         return None
+
+    def _may_still_be_greeting(self, timing: SpeechTiming) -> bool:
+        """Whether a human-safe setting keeps listening: the speech can still reach a greeting's length."""
+        point = self.point
+        if point.guess_at_deadline or self._business is not None:
+            return False
+        last = timing.onset_ms + point.observation_ms
+        return timing.now_ms < last and timing.total_speech_ms + (last - timing.now_ms) >= point.machine_speech_ms
 
     def _p_machine(self, timing: SpeechTiming, speech: SpeechFeatures | None) -> float | None:
         """The speech model's P(machine) now (None without a model)."""
@@ -348,6 +384,10 @@ class Policy:
             head = (f"{'short ' if short else ''}speech ({seconds(onset)}–{seconds(last)}, {seconds(total)} of speech "
                     f"in {len(timing.segments)} parts)")
         reason = f"{head} followed by {seconds(silence)} of silence"
+        if (not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None
+                and self.point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS):
+            return Decision("human_gatekeeper", conf, timing.now_ms,
+                            f"{reason}: a live greeting, longer than a reply, that waits for an answer", evidence)
         return self._person(Decision("human", conf, timing.now_ms, reason, evidence))
 
     def _person(self, decision: Decision) -> Decision:
@@ -372,6 +412,10 @@ class Policy:
             return self._person(Decision("human", CONFIDENCE_GUESS[0], now, f"{heard}, still going {when}", evidence))
         if total >= point.machine_speech_ms:
             return self._machine_speech(timing)
+        if (not at_deadline and not point.guess_at_deadline and total >= point.guess_machine_speech_ms
+                and timing.silence_ms < point.greeting_end_silence_ms):
+            conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
+            return Decision("voicemail", conf, now, f"{heard}, still going {when}: a greeting cut off", evidence)
         if point.guess_at_deadline:
             if total >= point.guess_machine_speech_ms:
                 conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
