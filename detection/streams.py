@@ -250,11 +250,6 @@ def record_message_end(call: Call, message_end: dict, event: dict) -> None:
     hand_to_webhooks(call, event)
 
 
-def is_billable(call: Call, amd_bundled: bool) -> bool:
-    """Billed: at least a second of inbound audio, a billable outcome, a live key, AMD not bundled."""
-    return billing.is_billable(call.answered_by, call.audio_ms, call.livemode, amd_bundled)
-
-
 def finalize_call(call: Call, audio_ms: int) -> None:
     """Close the call record when its stream stops or drops (writing the decision again, in case storing it
     at the time failed)."""
@@ -262,5 +257,5 @@ def finalize_call(call: Call, audio_ms: int) -> None:
     call.ended_at = timezone.now()
     call.status = Call.COMPLETED
     amd_bundled = Organization.objects.filter(pk=call.organization_id).values_list("amd_bundled", flat=True).first()
-    call.billable = is_billable(call, bool(amd_bundled))
+    call.billable = billing.is_billable(call.answered_by, call.audio_ms, call.livemode, bool(amd_bundled))
     call.save(update_fields=[*DECISION_FIELDS, "audio_ms", "ended_at", "billable", "message_end"])
