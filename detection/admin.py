@@ -4,6 +4,16 @@ from . import webhooks
 from .models import Call, WebhookAttempt, WebhookDelivery
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """Records the service writes: shown read-only, never added by hand."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 class WebhookDeliveryInline(admin.TabularInline):
     model = WebhookDelivery
     extra = 0
@@ -18,7 +28,7 @@ class WebhookDeliveryInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(RecordAdmin):
     list_display = ["id", "organization", "call_sid", "status", "answered_by", "confidence", "decision_ms",
                     "livemode", "billable", "created"]
     list_filter = ["status", "answered_by", "livemode", "billable"]
@@ -26,12 +36,6 @@ class CallAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     date_hierarchy = "created"
     inlines = [WebhookDeliveryInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -45,7 +49,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdmin):
     list_display = ["id", "organization", "call", "event_type", "url", "status", "attempt_count",
                     "last_status_code", "next_attempt_at", "created"]
     list_filter = ["status", "event_type"]
@@ -61,9 +65,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             webhooks.replay(delivery)
             count += 1
         self.message_user(request, f"Replaying {count} deliver{'y' if count == 1 else 'ies'}.", messages.SUCCESS)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

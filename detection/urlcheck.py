@@ -40,11 +40,12 @@ def check_address(address: str) -> None:
         raise UnsafeUrl(f"Webhook host resolves to a non-public address ({address}).")
 
 
-def check_url(url: str, require_resolvable: bool = False) -> list[str]:
-    """Validate ``url``; return the addresses its host resolves to (possibly none).
+def check_url(url: str, resolve_host: bool = True) -> None:
+    """Validate ``url``: scheme, host, no credentials, and no forbidden address.
 
-    A host that does not resolve is accepted when saving (``require_resolvable``
-    False): it may resolve later, and delivery checks again.
+    A host that does not resolve is accepted (it may resolve later; delivery checks again). With
+    ``resolve_host`` False only an IP-literal host is checked: the caller checks the addresses it
+    actually connects to.
     """
     if not isinstance(url, str) or not url:
         raise UnsafeUrl("Webhook URL is empty.")
@@ -66,9 +67,6 @@ def check_url(url: str, require_resolvable: bool = False) -> list[str]:
         ipaddress.ip_address(host)
         addresses = [host]
     except ValueError:
-        addresses = resolve(host, port)
-    if not addresses and require_resolvable:
-        raise UnsafeUrl(f"Webhook host {host!r} does not resolve.")
+        addresses = resolve(host, port) if resolve_host else []
     for address in addresses:
         check_address(address)
-    return addresses
