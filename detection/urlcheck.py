@@ -40,12 +40,11 @@ def check_address(address: str) -> None:
         raise UnsafeUrl(f"Webhook host resolves to a non-public address ({address}).")
 
 
-def check_url(url: str, resolve_host: bool = True) -> None:
+def check_url(url: str) -> None:
     """Validate ``url``: scheme, host, no credentials, and no forbidden address.
 
-    A host that does not resolve is accepted (it may resolve later; delivery checks again). With
-    ``resolve_host`` False only an IP-literal host is checked: the caller checks the addresses it
-    actually connects to.
+    A host that does not resolve is accepted (it may resolve later; delivery checks again, against
+    the addresses it actually connects to).
     """
     if not isinstance(url, str) or not url:
         raise UnsafeUrl("Webhook URL is empty.")
@@ -67,6 +66,6 @@ def check_url(url: str, resolve_host: bool = True) -> None:
         ipaddress.ip_address(host)
         addresses = [host]
     except ValueError:
-        addresses = resolve(host, port) if resolve_host else []
+        addresses = resolve(host, port)
     for address in addresses:
         check_address(address)

@@ -221,7 +221,7 @@ def post(url: str, body: bytes, headers: dict) -> Reply:
     """
     connect_s, total_s = settings.WEBHOOK_CONNECT_TIMEOUT_S, settings.WEBHOOK_TOTAL_TIMEOUT_S
     try:
-        urlcheck.check_url(url, resolve_host=False)  # the backend resolves once and checks what it connects to
+        urlcheck.check_url(url)
         deadline = time.monotonic() + total_s
         timeout = httpx.Timeout(total_s, connect=connect_s)
         with httpx.Client(transport=_GuardedTransport(deadline), timeout=timeout, follow_redirects=False,
