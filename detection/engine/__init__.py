@@ -8,7 +8,8 @@
 Modules: ``ulaw`` (G.711 codec), ``audio`` (files, resampling, framing), ``vad`` (voice activity),
 ``tones`` (Goertzel bank: SIT, fax, beeps), ``features`` (speech timing), ``model`` (streaming features
 and the ONNX speech classifier in ``models/``), ``policy`` (the decision under the aggressiveness dial),
-``phrases`` (key phrases and their classes), ``recognizer`` (optional Whisper stage, imported lazily),
+``phrases`` (key phrases and their classes), ``words`` (the word classifier over a transcript),
+``recognizer`` (optional Whisper stage, imported lazily),
 ``detector`` (the streaming Detector), ``baseline`` (Asterisk app_amd).
 """
 

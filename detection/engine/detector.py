@@ -14,14 +14,23 @@ from .results import MACHINE_CLASSES, Decision, MessageEnd
 from .tones import ToneDetector
 from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE, SILENCE_BYTE
 from .vad import VoiceActivityDetector
+from .words import WordModel
+from .words import load_default as load_word_model
 
 FRAME_SAMPLES = 160  # 20 ms analysis frame at 8 kHz
 SAMPLES_PER_MS = SAMPLE_RATE // 1000  # 8 samples per ms
 TIMESTAMP_TOLERANCE_SAMPLES = SAMPLES_PER_MS  # integer-ms timestamps of odd-sized frames are off by < 1 ms
 MAX_GAP_MS = 60_000  # a timestamp jump beyond this is analysed as this much silence, then skipped
 WORDS_AFTER_SPEECH_MS = 2500  # undecided after this much speech: ask the recognizer for the words...
-WORDS_AFTER_ONSET_MS = 3500  # ...or this long after speech began (neither depends on the aggressiveness)
-WORDS_MAX_AUDIO_MS = 6000  # audio kept for the recognizer (the words of the first seconds are enough)
+WORDS_AFTER_ONSET_MS = 3500  # ...or this long after speech began (neither depends on the aggressiveness)...
+WORDS_EARLY_SPEECH_MS = 700  # ...or as soon as this much speech (longer than "hello?")...
+WORDS_EARLY_PAUSE_MS = 200  # ...pauses this long: a balanced setting waits for the words before calling it a person
+WORDS_AGAIN_AT_MS = 8000  # words that did not settle the call: ask again for the first this many ms of audio...
+WORDS_AGAIN_AFTER_SPEECH_MS = 3000  # ...or sooner, once this much speech has ended in...
+WORDS_AGAIN_PAUSE_MS = 400  # ...this much silence (the end of a greeting, or of a long opener)
+WORDS_AGAIN_NEW_AUDIO_MS = 1500  # a new request needs at least this much more audio than the previous one
+WORDS_MAX_REQUESTS = 3  # transcriptions per call at most
+WORDS_MAX_AUDIO_MS = WORDS_AGAIN_AT_MS  # audio kept for the recognizer (the words of the first seconds are enough)
 WORDS_MAX_WAIT_MS = 2500  # words arriving later than this after the request are given up
 WITHOUT_WORDS_NOTE = " (speech recognizer busy: decided without words)"
 
@@ -35,7 +44,8 @@ class Detector:
     """
 
     def __init__(self, aggressiveness: float = DEFAULT_AGGRESSIVENESS, detect_message_end: bool = False,
-                 recognizer: RecognizerSession | None = None, model: SpeechModel | None | str = "default") -> None:
+                 recognizer: RecognizerSession | None = None, model: SpeechModel | None | str = "default",
+                 word_model: WordModel | None | str = "default") -> None:
         if not isinstance(detect_message_end, bool):
             raise ValueError("detect_message_end must be a bool")
         self._policy = Policy(aggressiveness, load_default() if model == "default" else model)
@@ -58,6 +68,9 @@ class Detector:
         self._speech = SpeechFeatures()
         self._heard = bytearray()  # the first seconds of audio, kept for the recognizer
         self._policy.words_pending = recognizer is not None  # words are expected until they come or fail
+        self._word_model = (load_word_model() if word_model == "default" else word_model) if recognizer else None
+        self._words_settled = False  # the words decided the call
+        self._words_may_decide = False  # the pending transcript covers enough speech to decide a machine class
 
     # -- public ------------------------------------------------------------------------------------
     @property
@@ -203,27 +216,53 @@ class Detector:
         The moment of the request depends on the audio alone, so every setting gets the same words at the
         same time and the dial stays monotone."""
         rec, policy = self._recognizer, self._policy
-        if not rec.submitted and not rec.refused:
-            segments = self._vad.segments
-            if segments and (end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS
-                             or sum(end - start for start, end in segments) >= WORDS_AFTER_SPEECH_MS):
-                policy.words_pending = rec.request(bytes(self._heard), end_ms)
+        self._poll_words(rec, policy, end_ms)
+        policy.words_in_flight = rec.pending
+
+    def _poll_words(self, rec: RecognizerSession, policy: Policy, end_ms: int) -> None:
+        if rec.pending:
+            transcript = rec.poll(end_ms)
+            if transcript is None:
+                if end_ms - rec.requested_ms > WORDS_MAX_WAIT_MS:
+                    rec.abandon()
+                    policy.words_pending = False
+                return
+            self._read(transcript)
+            policy.words_pending = (not self._words_settled and rec.requests < WORDS_MAX_REQUESTS
+                                    and rec.requested_ms <= WORDS_AGAIN_AT_MS - WORDS_AGAIN_NEW_AUDIO_MS)
             return
-        if not rec.pending:
+        if rec.refused or rec.failed:
             policy.words_pending = False
             return
-        transcript = rec.poll(end_ms)
-        if transcript is None:
-            if end_ms - rec.requested_ms > WORDS_MAX_WAIT_MS:
-                rec.abandon()
-                policy.words_pending = False
+        segments = self._vad.segments
+        if not segments or not (rec.requests == 0 or policy.words_pending):
             return
-        policy.words_pending = False
+        speech = sum(end - start for start, end in segments)
+        pause = end_ms - max(segments[-1][1], self._vad.last_voice_ms or 0)
+        enough = end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
+        if rec.requests == 0:
+            due = enough or (speech >= WORDS_EARLY_SPEECH_MS and pause >= WORDS_EARLY_PAUSE_MS)
+        else:
+            due = end_ms - rec.requested_ms >= WORDS_AGAIN_NEW_AUDIO_MS and (
+                enough or end_ms >= WORDS_AGAIN_AT_MS
+                or (speech >= WORDS_AGAIN_AFTER_SPEECH_MS and pause >= WORDS_AGAIN_PAUSE_MS))
+        if due:
+            self._words_may_decide = enough  # the first words of a short opener need to be surer
+            policy.words_pending = rec.request(bytes(self._heard), end_ms)
+
+    def _read(self, transcript) -> None:
+        """Hand a transcript to the policy: the word classifier's reading, or key phrases without one."""
         found = find_phrases(transcript)
         if any(cls == "human_gatekeeper" for *_, cls in found):  # a business greeting is not a voicemail
             found = [item for item in found if item[3] != "voicemail"]
-        for phrase, start_ms, end_ms_, cls in found:
-            self._policy.add_phrase_evidence(phrase, start_ms, end_ms_, cls)
+        if self._word_model is None:
+            for phrase, start_ms, end_ms, cls in found:
+                self._policy.add_phrase_evidence(phrase, start_ms, end_ms, cls)
+            self._words_settled = bool(found)
+            return
+        reading = self._word_model.read(transcript.words)
+        if reading is not None:
+            self._words_settled = self._policy.add_words(reading, found, may_decide=self._words_may_decide)
 
     def _set_decision(self, decision: Decision) -> None:
         if self._recognizer is not None and self._recognizer.refused:

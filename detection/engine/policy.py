@@ -18,6 +18,7 @@ from .model import SpeechFeatures, SpeechModel
 from .phrases import PHRASE_CLASSES, classify_phrase  # noqa: F401  (re-exported)
 from .results import MACHINE_CLASSES, TWILIO_MAP, Decision, MessageEnd, seconds
 from .tones import ToneEvent
+from .words import WordReading
 
 DEFAULT_AGGRESSIVENESS = 0.25  # account default (human-safe)
 
@@ -99,6 +100,27 @@ RULE_HUMAN_MAX_P_KNOTS = (  # (aggressiveness, P(machine) above which the pause 
     (1.0, 0.50),
 )
 WORDS_WAIT_MAX_AGGRESSIVENESS = 0.5  # up to here, a machine decision waits for pending words (finer class)
+WORDS_MACHINE_P_KNOTS = (  # (aggressiveness, P of the word classifier's best class that decides a machine class)
+    (0.0, 0.95),  # human-safe: above every person's out-of-fold word score on the train split (0.89)
+    (0.25, 0.90),
+    (0.5, 0.60),
+    (0.75, 0.50),
+    (1.0, 0.45),
+)
+WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from the words that stops a timing machine)
+    (0.0, 0.40),
+    (0.5, 0.60),
+    (GUESS_MIN_AGGRESSIVENESS, 1.01),  # machine-aggressive settings: timing decides, words only name the class
+    (1.0, 1.01),
+)
+WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
+WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
+WORDS_WITH_PHRASE_P = 0.6  # ...and any words this sure when a key phrase of the class was heard too (no person's
+# out-of-fold transcript on the train split reaches it with a key phrase of that class)
+WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's decision a gatekeeper...
+WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
+WORDS_CLASS_P = 0.5  # the words' P(any machine class) above which their best machine class names a timing machine
+PERSON_CLASSES = frozenset({"human", "human_gatekeeper"})
 
 MESSAGE_END_SILENCE_MS = 1500  # silence after a greeting that ends the message without a beep
 MESSAGE_END_TIMEOUT_MS = 30000  # watch for the end of the message this long at most (Twilio's default)
@@ -144,6 +166,8 @@ class OperatingPoint:
     rule_human_max_p: float  # P(machine) above which the pause rules do not say human
     observation_ms: int  # speech heard from onset before an undecided call may end at the deadline
     greeting_end_silence_ms: int  # silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more
+    words_machine_p: float  # the word classifier's P of a machine class that decides it
+    words_person_p: float  # the words' P(person) that stops a machine decision from timing
 
     @classmethod
     def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
@@ -166,6 +190,8 @@ class OperatingPoint:
             rule_human_max_p=_knots(RULE_HUMAN_MAX_P_KNOTS, a),
             observation_ms=round(_knots(OBSERVATION_MS_KNOTS, a)),
             greeting_end_silence_ms=round(_knots(GREETING_END_SILENCE_MS_KNOTS, a)),
+            words_machine_p=_knots(WORDS_MACHINE_P_KNOTS, a),
+            words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
         )
 
 
@@ -192,10 +218,22 @@ class PhraseEvidence:
     start_ms: int
     end_ms: int
     answered_by: str
+    p: float | None = None  # the word classifier's probability of the class, when it read the words
+    key_phrase: bool = True  # a key phrase (else the words that weighed most in the classifier)
 
     def as_evidence(self) -> dict:
-        return {"type": "phrase", "start_ms": self.start_ms, "end_ms": self.end_ms, "text": self.phrase,
+        item = {"type": "phrase", "start_ms": self.start_ms, "end_ms": self.end_ms, "text": self.phrase,
                 "answered_by": self.answered_by}
+        if self.p is not None:
+            item["p"] = round(self.p, 3)
+        return item
+
+    def describe(self) -> str:
+        machine = TWILIO_MAP.get(self.answered_by) == "machine_start"
+        kind = ("machine phrase" if machine else "phrase") if self.key_phrase else (
+            "machine words" if machine else "words")
+        said = f"{kind}: '{self.phrase}' at {seconds(self.start_ms)}"
+        return said if self.p is None else f"{said} ({self.answered_by} p={self.p:.2f})"
 
 
 def _speech_evidence(timing: SpeechTiming) -> list[dict]:
@@ -212,7 +250,10 @@ class Policy:
         self._phrases: list[PhraseEvidence] = []
         self._unused_phrases: list[PhraseEvidence] = []
         self._business: PhraseEvidence | None = None  # words of a business greeting by a person
+        self._person_words: PhraseEvidence | None = None  # words that read as a person's (stop timing machines)
+        self._words_class: tuple[str, float] | None = None  # the machine class the words lean to, and its P
         self.words_pending = False  # words from a recognizer are expected for this call
+        self.words_in_flight = False  # a transcription has been asked for and has not arrived
         self.p_machine: float | None = None  # the speech model's latest P(machine)
 
     # -- inputs ------------------------------------------------------------------------------------
@@ -225,8 +266,52 @@ class Policy:
         self._phrases.append(item)
         if cls == "human_gatekeeper":  # a person's words: the timing still decides whether a person answered
             self._business = self._business or item
+            self._person_words = self._person_words or item
         elif cls:
             self._unused_phrases.append(item)
+
+    def add_words(self, reading: WordReading, phrases: Sequence[tuple[str, int, int, str]] = (),
+                  may_decide: bool = True) -> bool:
+        """Feed the word classifier's reading of a transcript (and the key phrases in it).
+
+        Returns whether the words decided the call: a machine class sure enough (surer without
+        ``may_decide``, for the first words of a short opener), which then decides at the next frame,
+        quoting a key phrase of that class when one was heard, else the words that weighed most.
+        A person's words stop machine decisions from timing (below machine-aggressive settings)
+        but decide nothing: if the speech goes on, later words tell.
+        """
+        point = self.point
+        self._words_class = None  # a later reading, of more audio, replaces an earlier one
+        if self._person_words is not None and self._person_words.p is not None:
+            self._person_words = None
+        if self._business is not None and self._business.p is not None:
+            self._business = None
+        cls, p = reading.answered_by, reading.p
+        quote = next(((k, s, e) for k, s, e, c in phrases if c == cls), None)
+        text, start, end = quote or (reading.quote, reading.start_ms, reading.end_ms)
+        item = PhraseEvidence(text, start, end, cls, p, key_phrase=quote is not None)
+        machine_p = reading.p_of(MACHINE_CLASSES)
+        if machine_p >= WORDS_CLASS_P:
+            best = max(MACHINE_CLASSES, key=lambda c: reading.probabilities.get(c, 0.0))
+            self._words_class = (best, reading.probabilities[best])
+        needed = point.words_machine_p if may_decide else max(point.words_machine_p, WORDS_EARLY_MACHINE_P)
+        if quote is not None:
+            needed = min(needed, WORDS_WITH_PHRASE_P)
+        if cls in MACHINE_CLASSES and p >= needed:
+            self._phrases.append(item)
+            self._unused_phrases.append(item)
+            return True
+        person_p = reading.p_of(PERSON_CLASSES)
+        p_gatekeeper = reading.probabilities.get("human_gatekeeper", 0.0)
+        business = p_gatekeeper >= WORDS_GATEKEEPER_P or (
+            p_gatekeeper >= WORDS_GATEKEEPER_MIN_P and p_gatekeeper > reading.probabilities.get("human", 0.0))
+        if person_p >= point.words_person_p or business:
+            self._phrases.append(item)
+        if person_p >= point.words_person_p:
+            self._person_words = item
+        if business:  # names a person found by timing a gatekeeper
+            self._business = self._business or item
+        return False  # a person's words settle nothing: if the speech goes on, later words will tell
 
     # -- per frame ---------------------------------------------------------------------------------
     def evaluate(self, segments: Sequence[Segment], now_ms: int, events: Sequence[ToneEvent] = (),
@@ -250,7 +335,7 @@ class Policy:
             return None
         p_machine = self._p_machine(timing, speech)
         hold = self.words_pending and point.aggressiveness <= WORDS_WAIT_MAX_AGGRESSIVENESS
-        business = self._business is not None and not point.guess_at_deadline
+        business = self._person_words is not None and not point.guess_at_deadline
         total = timing.total_speech_ms
         silence = timing.silence_ms
         if not hold and not business:
@@ -260,11 +345,15 @@ class Policy:
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
         person_ok = p_machine is None or p_machine <= point.rule_human_max_p
+        if (hold and self.words_in_flight and point.aggressiveness > HUMAN_SAFE_MAX_AGGRESSIVENESS
+                and total >= WORDS_HOLD_PERSON_SPEECH_MS):  # balanced: more than a "hello?" waits for the words
+            return None
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
-        if silence >= end_silence and (person_ok or business or human_safe):
+        if silence >= end_silence and (person_ok or business or human_safe) and not (
+                hold and total >= GATEKEEPER_MIN_SPEECH_MS):  # after a long opener, the words tell who waits
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
                 and 1.0 - p_machine >= point.model_human_p):
@@ -278,7 +367,7 @@ class Policy:
     def _may_still_be_greeting(self, timing: SpeechTiming) -> bool:
         """Whether a human-safe setting keeps listening: the speech can still reach a greeting's length."""
         point = self.point
-        if point.guess_at_deadline or self._business is not None:
+        if point.guess_at_deadline or self._person_words is not None:
             return False
         last = timing.onset_ms + point.observation_ms
         return timing.now_ms < last and timing.total_speech_ms + (last - timing.now_ms) >= point.machine_speech_ms
@@ -325,20 +414,18 @@ class Policy:
                             f"fax CNG 1100 Hz for {seconds(event.end_ms - event.start_ms)} at "
                             f"{seconds(event.start_ms)}", evidence)
         if event.kind == "beep" and timing.total_speech_ms >= BEEP_MIN_PRIOR_SPEECH_MS:
-            return Decision("voicemail", CONFIDENCE_BEEP, now,
+            return self._machine(Decision("voicemail", CONFIDENCE_BEEP, now,
                             f"{round(event.freqs_hz[0])} Hz beep at {seconds(event.start_ms)} after "
                             f"{seconds(timing.total_speech_ms)} of speech",
-                            _speech_evidence(timing) + evidence)
+                            _speech_evidence(timing) + evidence))
         self.tone_evidence.append(event.as_evidence())
         return None
 
     def _phrase_decision(self, timing: SpeechTiming) -> Decision:
         item = self._unused_phrases[0]
         self._unused_phrases.clear()
-        kind = "machine phrase" if TWILIO_MAP[item.answered_by] == "machine_start" else "phrase"
-        return Decision(item.answered_by, CONFIDENCE_PHRASE, timing.now_ms,
-                        f"{kind}: '{item.phrase}' at {seconds(item.start_ms)}",
-                        _speech_evidence(timing) + [p.as_evidence() for p in self._phrases])
+        return Decision(item.answered_by, CONFIDENCE_PHRASE if item.p is None else item.p, timing.now_ms,
+                        item.describe(), _speech_evidence(timing) + [p.as_evidence() for p in self._phrases])
 
     def _no_speech(self, timing: SpeechTiming, call_progress_ms: int) -> Decision:
         now = timing.now_ms
@@ -367,7 +454,15 @@ class Policy:
             else:
                 reason = (f"{seconds(total)} of speech from {seconds(onset)} with no pause of "
                           f"{seconds(self.point.end_silence_ms)} ({len(timing.segments)} stretches)")
-        return Decision("voicemail", conf, timing.now_ms, reason, _speech_evidence(timing))
+        return self._machine(Decision("voicemail", conf, timing.now_ms, reason, _speech_evidence(timing)))
+
+    def _machine(self, decision: Decision) -> Decision:
+        """A machine decision from timing, named by the words' machine class when they lean to one."""
+        if self._words_class is None:
+            return decision
+        cls, p = self._words_class
+        return Decision(cls, decision.confidence, decision.decision_ms,
+                        f"{decision.reason}; the words lean {cls} (p={p:.2f})", decision.evidence)
 
     def _human(self, timing: SpeechTiming, short: bool) -> Decision:
         total = timing.total_speech_ms
@@ -384,7 +479,8 @@ class Policy:
             head = (f"{'short ' if short else ''}speech ({seconds(onset)}–{seconds(last)}, {seconds(total)} of speech "
                     f"in {len(timing.segments)} parts)")
         reason = f"{head} followed by {seconds(silence)} of silence"
-        if (not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None
+        words_say_human = self._person_words is not None and self._person_words.answered_by == "human"
+        if (not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None and not words_say_human
                 and self.point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS):
             return Decision("human_gatekeeper", conf, timing.now_ms,
                             f"{reason}: a live greeting, longer than a reply, that waits for an answer", evidence)
@@ -393,11 +489,18 @@ class Policy:
     def _person(self, decision: Decision) -> Decision:
         """A human decision, as a gatekeeper when the words were a business greeting."""
         item = self._business
-        if item is None or decision.answered_by != "human":
+        if decision.answered_by != "human":
             return decision
+        if item is None:
+            words = self._person_words
+            if words is None:
+                return decision
+            return Decision("human", decision.confidence, decision.decision_ms,
+                            f"{decision.reason}; {words.describe()}", decision.evidence + [words.as_evidence()])
+        said = (f"business greeting: '{item.phrase}' at {seconds(item.start_ms)}" if item.key_phrase
+                else f"business greeting in the {item.describe()}")
         return Decision("human_gatekeeper", max(decision.confidence, CONFIDENCE_GATEKEEPER), decision.decision_ms,
-                        f"business greeting: '{item.phrase}' at {seconds(item.start_ms)}; {decision.reason}",
-                        decision.evidence + [item.as_evidence()])
+                        f"{said}; {decision.reason}", decision.evidence + [item.as_evidence()])
 
     def _best_reading(self, timing: SpeechTiming, at_deadline: bool, call_progress_ms: int) -> Decision:
         now = timing.now_ms
@@ -408,18 +511,20 @@ class Policy:
         when = f"at the {seconds(now)} deadline" if at_deadline else f"when the stream ended at {seconds(now)}"
         evidence = _speech_evidence(timing)
         heard = f"{seconds(total)} of speech from {seconds(timing.onset_ms)}"
-        if self._business is not None and not point.guess_at_deadline:
+        if self._person_words is not None and not point.guess_at_deadline:
             return self._person(Decision("human", CONFIDENCE_GUESS[0], now, f"{heard}, still going {when}", evidence))
         if total >= point.machine_speech_ms:
             return self._machine_speech(timing)
         if (not at_deadline and not point.guess_at_deadline and total >= point.guess_machine_speech_ms
                 and timing.silence_ms < point.greeting_end_silence_ms):
             conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
-            return Decision("voicemail", conf, now, f"{heard}, still going {when}: a greeting cut off", evidence)
+            return self._machine(Decision("voicemail", conf, now, f"{heard}, still going {when}: a greeting cut off",
+                                          evidence))
         if point.guess_at_deadline:
             if total >= point.guess_machine_speech_ms:
                 conf = _conf(CONFIDENCE_GUESS, total / point.machine_speech_ms)
-                return Decision("voicemail", conf, now, f"best guess {when}: {heard}, more than a reply", evidence)
+                return self._machine(Decision("voicemail", conf, now, f"best guess {when}: {heard}, more than a reply",
+                                              evidence))
             conf = _conf(CONFIDENCE_GUESS, 1.0 - total / point.guess_machine_speech_ms)
             return self._person(Decision("human", conf, now, f"best guess {when}: only {heard}", evidence))
         if (not at_deadline and total <= point.human_max_speech_ms

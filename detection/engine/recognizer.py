@@ -14,6 +14,7 @@ audio time of the request plus the measured compute time, so offline decision ti
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -102,6 +103,8 @@ class Recognizer:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from faster_whisper import WhisperModel
 
+                logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per transcription
+
                 self._model = WhisperModel(self.model_dir, device="cpu", compute_type="int8",
                                            cpu_threads=self.cpu_threads, num_workers=self.workers)
         return self._model
@@ -141,7 +144,9 @@ class Recognizer:
 
 
 class RecognizerSession:
-    """One call's use of the recognizer: one request, then non-blocking polls."""
+    """One call's use of the recognizer: a request at a time, then non-blocking polls.
+
+    A later request (more audio) may follow once the previous transcript has arrived."""
 
     def __init__(self, submit: Callable[[bytes], Future | None]) -> None:
         self._submit = submit
@@ -149,9 +154,11 @@ class RecognizerSession:
         self.submitted = False
         self.refused = False
         self.failed = False
-        self.requested_ms: int | None = None
-        self.cpu_ms = 0.0
-        self.transcript: Transcript | None = None
+        self.requests = 0
+        self.requested_ms: int | None = None  # the latest request's audio time
+        self.request_times: list[int] = []
+        self.cpu_ms = 0.0  # every transcription of the call
+        self.transcript: Transcript | None = None  # the latest
 
     @property
     def pending(self) -> bool:
@@ -159,13 +166,18 @@ class RecognizerSession:
 
     def request(self, ulaw: bytes, now_ms: int) -> bool:
         """Ask for a transcript of ``ulaw`` (the call's audio up to ``now_ms``); False if refused."""
+        if self.pending:
+            raise RuntimeError("a transcript is already pending")
         self.requested_ms = now_ms
+        self.request_times.append(now_ms)
         future = self._submit(ulaw)
         if future is None:
             self.refused = True
             return False
         self._future = future
         self.submitted = True
+        self.requests += 1
+        self.transcript = None
         return True
 
     def poll(self, now_ms: int) -> Transcript | None:
@@ -178,7 +190,7 @@ class RecognizerSession:
         except Exception:  # a failed transcription leaves the call to timing and tones
             self.failed = True
             return None
-        self.cpu_ms = self.transcript.cpu_ms
+        self.cpu_ms += self.transcript.cpu_ms
         return self.transcript
 
     def wait(self, timeout: float | None = None) -> None:
@@ -207,11 +219,15 @@ class OfflineSession(RecognizerSession):
         self.local_cpu_s = 0.0
 
     def request(self, ulaw: bytes, now_ms: int) -> bool:
+        if self.pending:
+            raise RuntimeError("a transcript is already pending")
         self.requested_ms = now_ms
-        self.local_cpu_s = 0.0
+        self.request_times.append(now_ms)
         if self._refuse:
             self.refused = True
             return False
+        self._ready = None
+        self.transcript = None
         path = None
         if self._cache_path is not None:
             path = Path(f"{self._cache_path}-{now_ms}.json")
@@ -221,12 +237,13 @@ class OfflineSession(RecognizerSession):
         if self._ready is None:
             start = time.process_time()
             self._ready = self._transcribe(ulaw)
-            self.local_cpu_s = time.process_time() - start  # spent here, not in the detector
+            self.local_cpu_s += time.process_time() - start  # spent here, not in the detector
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(asdict(self._ready)))
         self.submitted = True
-        self.cpu_ms = self._ready.cpu_ms  # spent whether or not the words are used
+        self.requests += 1
+        self.cpu_ms += self._ready.cpu_ms  # spent whether or not the words are used
         return True
 
     def poll(self, now_ms: int) -> Transcript | None:
@@ -235,7 +252,6 @@ class OfflineSession(RecognizerSession):
         if now_ms < self.requested_ms + self._ready.cpu_ms:
             return None
         self.transcript = self._ready
-        self.cpu_ms = self._ready.cpu_ms
         return self.transcript
 
 

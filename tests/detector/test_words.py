@@ -1,0 +1,162 @@
+"""The word classifier: n-grams as trained, the shipped model's readings, and how the policy uses them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detection.engine.policy import Policy
+from detection.engine.words import DEFAULT_WORD_MODEL, Vectorizer, WordModel, load_default, tokens, word_ngrams
+
+
+def timed(text: str, start_ms: int = 500, step_ms: int = 300) -> list[tuple[str, int, int]]:
+    return [(w, start_ms + i * step_ms, start_ms + (i + 1) * step_ms) for i, w in enumerate(text.split())]
+
+
+def test_words_are_normalised_and_cut_into_padded_ngrams():
+    assert tokens("Hi, you’ve REACHED Sam's phone.") == ["hi", "you've", "reached", "sam's", "phone"]
+    assert word_ngrams("tone", (2, 3)) == [" t", "to", "on", "ne", "e ", " to", "ton", "one", "ne "]
+    assert tokens(["Press", "-1-", "?"]) == ["press", "1"]
+
+
+def test_the_vectorizer_keeps_ngrams_seen_twice_and_normalises_documents():
+    docs = [tokens("press one for sales"), tokens("press two"), tokens("zzz")]
+    vec = Vectorizer.fit(docs, min_df=2)
+    assert "press" in vec.vocabulary and "zzz" not in vec.vocabulary
+    x = vec.transform(docs)
+    assert np.allclose(np.linalg.norm(x[:2], axis=1), 1.0)
+    assert not x[2].any()  # nothing of "zzz" is in the vocabulary
+
+
+def test_the_shipped_word_model_is_small_and_consistent():
+    assert DEFAULT_WORD_MODEL.exists()
+    assert DEFAULT_WORD_MODEL.stat().st_size < 2_000_000
+    data = json.loads(DEFAULT_WORD_MODEL.read_text())
+    model = WordModel(data)
+    assert set(model.classes) == {"human", "human_gatekeeper", "voicemail", "live_voicemail", "screening", "ivr"}
+    assert model.meta["out_of_fold_accuracy"] > 0.8
+    broken = dict(data, coef=data["coef"][:-1])
+    with pytest.raises(ValueError):
+        WordModel(broken)
+
+
+@pytest.mark.parametrize("heard, expected", [
+    # transcripts as the recognizer gave them on held-out voices, garbling included
+    ("Hi, I'm Gola Fittman Google, returning in call for the person you're trying to read", "screening"),
+    ("Thank you for calling City Auto Repair for the Boyzeman Press 1 for billing press", "ivr"),
+    ("High, the person you're calling is on a vehicle. Leave a message. They can see the time you speak",
+     "live_voicemail"),
+    ("Hey this is John sorry I missed you leave your name and number", "voicemail"),
+    ("Hello? Who's this?", "human"),
+    ("Good afternoon, Summit Legal, Maria speaking", "human_gatekeeper"),
+])
+def test_the_shipped_model_reads_garbled_prompts(heard, expected):
+    reading = load_default().read(timed(heard))
+    assert reading.answered_by == expected, reading.probabilities
+    assert abs(sum(reading.probabilities.values()) - 1.0) < 1e-9
+    assert reading.quote and reading.start_ms < reading.end_ms
+    assert reading.quote in " ".join(tokens(heard))
+
+
+def test_no_words_no_reading():
+    assert load_default().read([]) is None
+    assert load_default().read([("...", 0, 100), ("?", 100, 200)]) is None
+
+
+def _reading(probs: dict[str, float], quote=("press one for", 1200, 2100)):
+    from detection.engine.words import WordReading
+
+    best = max(probs, key=probs.get)
+    return WordReading(probs, best, probs[best], *quote)
+
+
+def test_machine_words_decide_only_when_sure_enough_for_the_setting():
+    probs = {"ivr": 0.7, "voicemail": 0.2, "human": 0.1}
+    decided = {}
+    for a in (0.0, 0.25, 0.5, 0.75, 1.0):
+        policy = Policy(a)
+        policy.add_words(_reading(probs))
+        decided[a] = policy.evaluate([(300, 2400)], 2500)
+    assert decided[0.0] is None and decided[0.25] is None  # human-safe settings need surer words
+    for a in (0.5, 0.75, 1.0):
+        assert decided[a].answered_by == "ivr"
+        assert decided[a].reason == "machine words: 'press one for' at 1.2s (ivr p=0.70)"
+        assert decided[a].confidence == pytest.approx(0.7)
+        assert any(e["type"] == "phrase" and e["p"] == 0.7 for e in decided[a].evidence)
+
+
+def test_a_key_phrase_of_the_class_is_quoted_rather_than_the_weightiest_words():
+    policy = Policy(0.5)
+    policy.add_words(_reading({"voicemail": 0.9, "human": 0.1}), [("leave a message", 1800, 2600, "voicemail")])
+    decision = policy.evaluate([(300, 2700)], 2800)
+    assert decision.answered_by == "voicemail"
+    assert decision.reason.startswith("machine phrase: 'leave a message' at 1.8s")
+
+
+def test_a_persons_words_stop_a_timing_machine_below_machine_aggressive_settings():
+    probs = {"human": 0.8, "voicemail": 0.2}
+    segments = [(300, 3200)]  # long enough to be a greeting by timing from 0.5 up
+    outcomes = {}
+    for a in (0.5, 0.75):
+        plain, heard = Policy(a), Policy(a)
+        heard.add_words(_reading(probs, ("who is this", 900, 1700)))
+        outcomes[a] = (plain.evaluate(segments, 3300), heard.evaluate(segments, 3300))
+    assert outcomes[0.5][0].answered_by == "voicemail"
+    assert outcomes[0.5][1] is None  # not a machine: the words are a person's; the pause will tell
+    assert outcomes[0.75][1].answered_by == "voicemail"  # machine-aggressive: timing decides
+    later = Policy(0.5)
+    later.add_words(_reading(probs, ("who is this", 900, 1700)))
+    person = later.evaluate(segments, 3200 + 1000)
+    assert person.answered_by == "human"
+    assert "words: 'who is this' at 0.9s (human p=0.80)" in person.reason
+
+
+def test_a_timing_machine_takes_the_class_the_words_lean_to():
+    policy = Policy(0.75)
+    policy.add_words(_reading({"screening": 0.45, "live_voicemail": 0.15, "human": 0.4}))
+    decision = policy.evaluate([(300, 3200)], 3300)
+    assert decision.answered_by == "screening"
+    assert decision.reason.endswith("; the words lean screening (p=0.45)")
+
+
+def test_a_key_phrase_lowers_the_bar_for_its_class():
+    probs = {"ivr": 0.6, "voicemail": 0.2, "human": 0.2}
+    with_phrase, without = Policy(0.25), Policy(0.25)
+    with_phrase.add_words(_reading(probs), [("press one", 1200, 1900, "ivr")])
+    without.add_words(_reading(probs))
+    assert with_phrase.evaluate([(300, 2400)], 2500).reason.startswith("machine phrase: 'press one' at 1.2s")
+    assert without.evaluate([(300, 2400)], 2500) is None
+
+
+def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio():
+    from detection.engine import Detector, audio
+    from detection.engine.recognizer import OfflineSession, Transcript
+
+    from . import synth
+
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    text = ("Thank you for calling. Please listen carefully, as our menu options have changed. For sales press one. "
+            "For support press two. For billing press three.")
+    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)[0])
+    heard = []
+
+    def transcribe(ulaw: bytes) -> Transcript:
+        heard.append(len(ulaw) // 8)
+        if len(heard) == 1:
+            return Transcript(timed("thank you"), cpu_ms=400.0)
+        return Transcript(timed("thank you for calling please listen carefully for sales press one"), cpu_ms=600.0)
+
+    session = OfflineSession(transcribe)
+    det = Detector(0.5, recognizer=session)
+    for payload, ts in audio.frames(data):
+        det.push(payload, ts)
+        if det.decision is not None:
+            break
+    assert session.requests == 2 and heard[1] >= heard[0] + 1500, heard
+    assert session.request_times == heard
+    assert det.decision.answered_by == "ivr", det.decision.reason
+    assert det.decision.decision_ms >= session.request_times[1] + 600
+    assert session.cpu_ms == 1000.0
