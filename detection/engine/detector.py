@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from .model import SpeechFeatures, SpeechModel, load_default
-from .policy import DEFAULT_AGGRESSIVENESS, MessageEndWatch, Policy
+from .policy import DEFAULT_AGGRESSIVENESS, GUESS_MIN_AGGRESSIVENESS, MessageEndWatch, Policy
 from .recognizer import RecognizerSession, find_phrases
 from .results import MACHINE_CLASSES, Decision, MessageEnd
 from .tones import ToneDetector
@@ -64,6 +64,8 @@ class Detector:
         self._watch: MessageEndWatch | None = None
         self._outbox: list[Decision | MessageEnd] = []
         self._finished = False
+        if self.aggressiveness >= GUESS_MIN_AGGRESSIVENESS:
+            recognizer = None  # machine-aggressive settings decide before words could help (measured: they do not)
         self._recognizer = recognizer
         self._speech = SpeechFeatures()
         self._heard = bytearray()  # the first seconds of audio, kept for the recognizer

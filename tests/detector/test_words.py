@@ -160,3 +160,25 @@ def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio()
     assert det.decision.answered_by == "ivr", det.decision.reason
     assert det.decision.decision_ms >= session.request_times[1] + 600
     assert session.cpu_ms == 1000.0
+
+
+def test_machine_aggressive_settings_decide_without_asking_for_words():
+    from detection.engine import Detector, audio
+    from detection.engine.recognizer import OfflineSession, Transcript
+
+    from . import synth
+
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    text = "Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so please call later."
+    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=2000, level_dbfs=-18, snr_db=40)[0])
+    asked = {}
+    for a in (0.5, 0.75):
+        asked[a] = []
+        session = OfflineSession(lambda ulaw, a=a: asked[a].append(len(ulaw)) or Transcript(timed("hi you"), 300.0))
+        det = Detector(a, recognizer=session)
+        for payload, ts in audio.frames(data):
+            det.push(payload, ts)
+        det.finish()
+        assert (det.recognizer is None) == (a == 0.75)
+    assert asked[0.5] and not asked[0.75]
