@@ -33,6 +33,8 @@ WORDS_MAX_REQUESTS = 3  # transcriptions per call at most
 WORDS_MAX_AUDIO_MS = WORDS_AGAIN_AT_MS  # audio kept for the recognizer (the words of the first seconds are enough)
 WORDS_MAX_WAIT_MS = 2500  # words arriving later than this after the request are given up
 WITHOUT_WORDS_NOTE = " (speech recognizer busy: decided without words)"
+RECOGNIZER_OFF_NOTE = " (speech recognizer off: decided without words)"
+RECOGNIZER_FAILED_NOTE = " (speech recognizer failed or late: decided without words)"
 
 
 class Detector:
@@ -64,8 +66,10 @@ class Detector:
         self._watch: MessageEndWatch | None = None
         self._outbox: list[Decision | MessageEnd] = []
         self._finished = False
-        if self.aggressiveness >= GUESS_MIN_AGGRESSIVENESS:
-            recognizer = None  # machine-aggressive settings decide before words could help (measured: they do not)
+        self._words_useful = self.aggressiveness < GUESS_MIN_AGGRESSIVENESS  # above, timing decides first (measured)
+        self._words_missed = False  # without a recognizer, the call reached the moment words would be asked for
+        if not self._words_useful:
+            recognizer = None
         self._recognizer = recognizer
         self._speech = SpeechFeatures()
         self._heard = bytearray()  # the first seconds of audio, kept for the recognizer
@@ -187,6 +191,8 @@ class Detector:
         if self.decision is None:
             if self._recognizer is not None:
                 self._poll_recognizer(end_ms)
+            elif self._words_useful and not self._words_missed:
+                self._words_missed = self._first_words_due(end_ms)
             decision = self._policy.evaluate(self._vad.segments, end_ms, events, self._tones.call_progress_ms,
                                              self._vad.last_voice_ms, self._speech)
             if decision is None:
@@ -243,7 +249,7 @@ class Detector:
         pause = end_ms - max(segments[-1][1], self._vad.last_voice_ms or 0)
         enough = end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
         if rec.requests == 0:
-            due = enough or (speech >= WORDS_EARLY_SPEECH_MS and pause >= WORDS_EARLY_PAUSE_MS)
+            due = self._first_words_due(end_ms)
         else:
             due = end_ms - rec.requested_ms >= WORDS_AGAIN_NEW_AUDIO_MS and (
                 enough or end_ms >= WORDS_AGAIN_AT_MS
@@ -251,6 +257,16 @@ class Detector:
         if due:
             self._words_may_decide = enough  # the first words of a short opener need to be surer
             policy.words_pending = rec.request(bytes(self._heard), end_ms)
+
+    def _first_words_due(self, end_ms: int) -> bool:
+        """Whether the first words are due: enough speech, or more than a "hello?" that pauses."""
+        segments = self._vad.segments
+        if not segments:
+            return False
+        speech = sum(end - start for start, end in segments)
+        pause = end_ms - max(segments[-1][1], self._vad.last_voice_ms or 0)
+        return (end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
+                or (speech >= WORDS_EARLY_SPEECH_MS and pause >= WORDS_EARLY_PAUSE_MS))
 
     def _read(self, transcript) -> None:
         """Hand a transcript to the policy: the word classifier's reading, or key phrases without one."""
@@ -267,8 +283,16 @@ class Detector:
             self._words_settled = self._policy.add_words(reading, found, may_decide=self._words_may_decide)
 
     def _set_decision(self, decision: Decision) -> None:
-        if self._recognizer is not None and self._recognizer.refused:
-            decision = replace(decision, reason=decision.reason + WITHOUT_WORDS_NOTE)
+        rec = self._recognizer
+        note = ""
+        if rec is not None and rec.refused:
+            note = WITHOUT_WORDS_NOTE
+        elif rec is not None and rec.failed and not rec.received:
+            note = RECOGNIZER_FAILED_NOTE
+        elif rec is None and self._words_missed:
+            note = RECOGNIZER_OFF_NOTE
+        if note and decision.answered_by not in ("sit_invalid", "fax", "silence"):
+            decision = replace(decision, reason=decision.reason + note)
         self.decision = decision
         self._outbox.append(decision)
         if self.detect_message_end and decision.answered_by in MACHINE_CLASSES and not self._finished:

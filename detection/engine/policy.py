@@ -101,8 +101,8 @@ RULE_HUMAN_MAX_P_KNOTS = (  # (aggressiveness, P(machine) above which the pause 
 )
 WORDS_WAIT_MAX_AGGRESSIVENESS = 0.5  # up to here, a machine decision waits for pending words (finer class)
 WORDS_MACHINE_P_KNOTS = (  # (aggressiveness, P of the word classifier's best class that decides a machine class)
-    (0.0, 0.95),  # human-safe: above every person's out-of-fold word score on the train split (0.89)
-    (0.25, 0.90),
+    (0.0, 0.97),  # human-safe: well above every person's out-of-fold word score on the train split (0.89)
+    (0.25, 0.95),
     (0.5, 0.60),
     (0.75, 0.50),
     (1.0, 0.45),
@@ -114,8 +114,9 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
     (1.0, 1.01),
 )
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
+WORDS_HOLD_MIN_P = 0.2  # ...unless the speech model's P(machine) is below this (clearly a person's timing)
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
-WORDS_WITH_PHRASE_P = 0.6  # ...and any words this sure when a key phrase of the class was heard too (no person's
+WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
 # out-of-fold transcript on the train split reaches it with a key phrase of that class)
 WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's decision a gatekeeper...
 WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
@@ -309,7 +310,10 @@ class Policy:
             self._phrases.append(item)
         if person_p >= point.words_person_p:
             self._person_words = item
-        if business:  # names a person found by timing a gatekeeper
+        greeting = next(((k, s, e) for k, s, e, c in phrases if c == "human_gatekeeper"), None)
+        if greeting is not None:  # a business greeting's key phrase names the person whatever the weights say
+            self._business = self._business or PhraseEvidence(*greeting, "human_gatekeeper", p_gatekeeper)
+        elif business:  # names a person found by timing a gatekeeper
             self._business = self._business or item
         return False  # a person's words settle nothing: if the speech goes on, later words will tell
 
@@ -346,14 +350,14 @@ class Policy:
                 return self._machine_speech(timing, p_machine)
         person_ok = p_machine is None or p_machine <= point.rule_human_max_p
         if (hold and self.words_in_flight and point.aggressiveness > HUMAN_SAFE_MAX_AGGRESSIVENESS
-                and total >= WORDS_HOLD_PERSON_SPEECH_MS):  # balanced: more than a "hello?" waits for the words
-            return None
+                and total >= WORDS_HOLD_PERSON_SPEECH_MS and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
+            return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
-        if silence >= end_silence and (person_ok or business or human_safe) and not (
-                hold and total >= GATEKEEPER_MIN_SPEECH_MS):  # after a long opener, the words tell who waits
+        if silence >= end_silence and (person_ok or business or human_safe) and (human_safe or not (
+                hold and total >= GATEKEEPER_MIN_SPEECH_MS)):  # balanced: after a long opener, the words tell who waits
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
                 and 1.0 - p_machine >= point.model_human_p):

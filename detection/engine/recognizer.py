@@ -155,6 +155,7 @@ class RecognizerSession:
         self.refused = False
         self.failed = False
         self.requests = 0
+        self.received = 0  # transcripts that arrived
         self.requested_ms: int | None = None  # the latest request's audio time
         self.request_times: list[int] = []
         self.cpu_ms = 0.0  # every transcription of the call
@@ -191,6 +192,7 @@ class RecognizerSession:
             self.failed = True
             return None
         self.cpu_ms += self.transcript.cpu_ms
+        self.received += 1
         return self.transcript
 
     def wait(self, timeout: float | None = None) -> None:
@@ -252,6 +254,7 @@ class OfflineSession(RecognizerSession):
         if now_ms < self.requested_ms + self._ready.cpu_ms:
             return None
         self.transcript = self._ready
+        self.received += 1
         return self.transcript
 
 

@@ -34,8 +34,13 @@ C = 4.0  # inverse regularisation strength
 FOLDS = 5
 
 
-def transcript_path(corpus: Path, clip_id: str, window_ms: int) -> Path:
-    return Path(corpus) / "transcripts" / f"{clip_id}-{window_ms}.json"
+def transcript_dir(corpus: Path, model_dir: str | None = None) -> Path:
+    """Where a corpus's transcripts by a recognizer model are cached (the shipped model: ``transcripts``)."""
+    return Path(corpus) / ("transcripts" if not model_dir else f"transcripts-{Path(model_dir).name}")
+
+
+def transcript_path(corpus: Path, clip_id: str, window_ms: int, model_dir: str | None = None) -> Path:
+    return transcript_dir(corpus, model_dir) / f"{clip_id}-{window_ms}.json"
 
 
 _RECOGNIZER = None
@@ -50,7 +55,7 @@ def _transcribe(args) -> None:
         _RECOGNIZER = Recognizer(model_dir, workers=1)
     data = audio.load_ulaw(Path(corpus) / file)
     for window in WINDOWS_MS:
-        path = transcript_path(corpus, clip_id, window)
+        path = transcript_path(corpus, clip_id, window, model_dir)
         if path.exists():
             continue
         t = _RECOGNIZER.transcribe(data[: window * 8])
@@ -62,7 +67,7 @@ def transcribe_split(corpus: Path, split: str = "train", workers: int = 2, model
                      progress=print) -> None:
     """Transcribe (once; cached) every ``split`` clip of a speech class at every window."""
     clips = [c for c in load_labels(corpus, split) if c.answered_by in CLASSES]
-    todo = [c for c in clips if not all(transcript_path(corpus, c.id, w).exists() for w in WINDOWS_MS)]
+    todo = [c for c in clips if not all(transcript_path(corpus, c.id, w, model_dir).exists() for w in WINDOWS_MS)]
     progress(f"{len(clips)} {split} clips, {len(todo)} to transcribe")
     jobs = [(str(corpus), c.id, c.file, model_dir) for c in todo]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -71,23 +76,24 @@ def transcribe_split(corpus: Path, split: str = "train", workers: int = 2, model
                 progress(f"{i + 1}/{len(jobs)} transcribed")
 
 
-def load_transcript(corpus: Path, clip_id: str, window_ms: int) -> Transcript:
-    data = json.loads(transcript_path(corpus, clip_id, window_ms).read_text())
+def load_transcript(corpus: Path, clip_id: str, window_ms: int, model_dir: str | None = None) -> Transcript:
+    data = json.loads(transcript_path(corpus, clip_id, window_ms, model_dir).read_text())
     return Transcript([tuple(w) for w in data["words"]], data["cpu_ms"], data["audio_ms"])
 
 
-def dataset(corpus: Path, split: str = "train") -> tuple[list[list[str]], np.ndarray, np.ndarray]:
-    """Tokenised transcripts, class indices and voice groups (one row per clip and window)."""
-    docs, ys, groups = [], [], []
-    clips = [c for c in load_labels(corpus, split) if c.answered_by in CLASSES]
-    voices = sorted({c.voice for c in clips})
-    for clip in clips:
-        for window in WINDOWS_MS:
-            words = load_transcript(corpus, clip.id, window).words
-            docs.append(tokens([w for w, _, _ in words]))
-            ys.append(CLASSES.index(clip.answered_by))
-            groups.append(voices.index(clip.voice))
-    return docs, np.array(ys), np.array(groups)
+def dataset(corpora: Sequence[Path], split: str = "train",
+            model_dir: str | None = None) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """Tokenised transcripts, class indices and voice groups (one row per clip and window) of the corpora."""
+    docs, ys, voices = [], [], []
+    for corpus in corpora:
+        for clip in (c for c in load_labels(corpus, split) if c.answered_by in CLASSES):
+            for window in WINDOWS_MS:
+                words = load_transcript(corpus, clip.id, window, model_dir).words
+                docs.append(tokens([w for w, _, _ in words]))
+                ys.append(CLASSES.index(clip.answered_by))
+                voices.append(clip.voice)
+    names = sorted(set(voices))
+    return docs, np.array(ys), np.array([names.index(v) for v in voices])
 
 
 def fit(docs: Sequence[Sequence[str]], y: np.ndarray) -> WordModel:
@@ -122,10 +128,12 @@ def out_of_fold(docs: Sequence[Sequence[str]], y: np.ndarray, groups: np.ndarray
     return probs
 
 
-def run(corpus: Path, out: Path = DEFAULT_WORD_MODEL, workers: int = 2, model_dir: str | None = None,
+def run(corpora: Sequence[Path], out: Path = DEFAULT_WORD_MODEL, workers: int = 2, model_dir: str | None = None,
         progress=print) -> dict:
-    transcribe_split(corpus, "train", workers, model_dir, progress)
-    docs, y, groups = dataset(corpus, "train")
+    """Transcribe the train split of every corpus (cached), check out of fold by voice, fit, write."""
+    for corpus in corpora:
+        transcribe_split(corpus, "train", workers, model_dir, progress)
+    docs, y, groups = dataset(corpora, "train", model_dir)
     oof = out_of_fold(docs, y, groups)
     machine = [CLASSES.index(c) for c in CLASSES if c in MACHINE_CLASSES]
     people = np.isin(y, [CLASSES.index("human"), CLASSES.index("human_gatekeeper")])
@@ -138,6 +146,7 @@ def run(corpus: Path, out: Path = DEFAULT_WORD_MODEL, workers: int = 2, model_di
         "model": f"LogisticRegression(C={C}, class_weight='balanced') over char n-grams "
                  f"{list(model.vectorizer.ngram_range)} in words, min_df={MIN_DF}, TF-IDF (sublinear, L2)",
         "windows_ms": list(WINDOWS_MS),
+        "corpora": len(corpora),
         "train_transcripts": int(len(y)),
         "vocabulary": len(model.vectorizer.vocabulary),
         "out_of_fold_accuracy": round(oof_acc, 4),

