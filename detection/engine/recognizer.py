@@ -28,6 +28,7 @@ import numpy as np
 from .audio import resample
 from .phrases import find_words
 from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE
+from .words import load_default as load_word_model
 
 WHISPER_RATE = 16000  # Whisper's input rate
 FULL_SCALE = 32768.0
@@ -139,8 +140,13 @@ class Recognizer:
         self._load()
 
     def preload(self) -> Future:
-        """Load the model in a worker thread, so the first call's words are not late."""
-        return self._pool.submit(self._load)
+        """Load the model (and the word classifier that reads its transcripts) in a worker thread, so the
+        first call's words are not late and its event loop is not held up."""
+        def load() -> None:
+            self._load()
+            load_word_model()
+
+        return self._pool.submit(load)
 
 
 class RecognizerSession:
