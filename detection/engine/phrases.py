@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+from .words import normalise
 
 PHRASE_CLASSES: tuple[tuple[str, str], ...] = (  # key phrases, most specific class first
     ("screening service", "screening"),
@@ -60,15 +61,11 @@ PHRASE_CLASSES: tuple[tuple[str, str], ...] = (  # key phrases, most specific cl
 """Wording changes with OS updates, so these are short keys, not whole prompts. "Thank you for calling"
 opens menus and receptionists alike, so it names neither."""
 
-_WORD_CHARS = re.compile(r"[^a-z0-9' ]+")
-
-
-_WORD_CHARS = re.compile(r"[^a-z0-9' ]+")
 
 
 def classify_phrase(phrase: str) -> str | None:
     """The class a phrase reveals, from the most specific key phrase it contains."""
-    text = " ".join(_normalise(word) for word in phrase.split())
+    text = " ".join(normalise(word) for word in phrase.split())
     padded = f" {' '.join(text.split())} "
     for key, cls in PHRASE_CLASSES:
         if f" {key} " in padded:
@@ -76,13 +73,9 @@ def classify_phrase(phrase: str) -> str | None:
     return None
 
 
-def _normalise(word: str) -> str:
-    return _WORD_CHARS.sub("", word.lower().replace("’", "'")).strip()
-
-
 def find_words(timed_words: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int, str]]:
     """Key phrases among timed words as (phrase, start_ms, end_ms, class), earliest class rank first."""
-    words = [(_normalise(w), s, e) for w, s, e in timed_words]
+    words = [(normalise(w), s, e) for w, s, e in timed_words]
     words = [item for item in words if item[0]]
     tokens = [w for w, _, _ in words]
     found = []
