@@ -118,6 +118,7 @@ WORDS_HOLD_MIN_P = 0.2  # ...unless the speech model's P(machine) is below this 
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
 WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
 # out-of-fold transcript on the train split reaches it with a key phrase of that class)
+WORDS_PERSON_PAUSE_P = 0.8  # words this surely a person's end the turn at a reply pause, not the end-of-turn one
 WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's decision a gatekeeper...
 WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
 WORDS_CLASS_P = 0.5  # the words' P(any machine class) above which their best machine class names a timing machine
@@ -252,6 +253,7 @@ class Policy:
         self._unused_phrases: list[PhraseEvidence] = []
         self._business: PhraseEvidence | None = None  # words of a business greeting by a person
         self._person_words: PhraseEvidence | None = None  # words that read as a person's (stop timing machines)
+        self._person_p = 0.0  # and how surely (P(human) + P(human_gatekeeper) from the word classifier)
         self._words_class: tuple[str, float] | None = None  # the machine class the words lean to, and its P
         self.words_pending = False  # words from a recognizer are expected for this call
         self.words_in_flight = False  # a transcription has been asked for and has not arrived
@@ -284,7 +286,7 @@ class Policy:
         point = self.point
         self._words_class = None  # a later reading, of more audio, replaces an earlier one
         if self._person_words is not None and self._person_words.p is not None:
-            self._person_words = None
+            self._person_words, self._person_p = None, 0.0
         if self._business is not None and self._business.p is not None:
             self._business = None
         cls, p = reading.answered_by, reading.p
@@ -310,6 +312,7 @@ class Policy:
             self._phrases.append(item)
         if person_p >= point.words_person_p:
             self._person_words = item
+            self._person_p = person_p
         greeting = next(((k, s, e) for k, s, e, c in phrases if c == "human_gatekeeper"), None)
         if greeting is not None:  # a business greeting's key phrase names the person whatever the weights say
             self._business = self._business or PhraseEvidence(*greeting, "human_gatekeeper", p_gatekeeper)
@@ -354,6 +357,9 @@ class Policy:
             return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
+        if (self._person_words is not None and self._person_p >= WORDS_PERSON_PAUSE_P
+                and silence >= point.human_silence_ms):
+            return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
         if silence >= end_silence and (person_ok or business or human_safe) and (human_safe or not (
