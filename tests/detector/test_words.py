@@ -212,3 +212,16 @@ def test_the_reason_says_when_words_were_wanted_but_the_recognizer_was_off_or_fa
     for payload, ts in audio.frames(bytes([0xFF]) * 8000 * 6):
         tone_only.push(payload, ts)
     assert tone_only.finish().answered_by == "silence" and "recognizer" not in tone_only.decision.reason
+
+
+def test_words_surely_a_persons_end_the_turn_at_a_reply_pause():
+    segments = [(300, 2700)]  # a 2.4 s opener: longer than a short reply, so timing alone waits 0.9 s
+    sure, unsure, none = Policy(0.25), Policy(0.25), Policy(0.25)
+    sure.add_words(_reading({"human": 0.85, "voicemail": 0.15}, ("who am i", 1500, 2200)))
+    unsure.add_words(_reading({"human": 0.65, "voicemail": 0.35}, ("who am i", 1500, 2200)))
+    at_reply_pause = 2700 + sure.point.human_silence_ms
+    decision = sure.evaluate(segments, at_reply_pause)
+    assert decision.answered_by == "human" and "words: 'who am i' at 1.5s (human p=0.85)" in decision.reason
+    assert unsure.evaluate(segments, at_reply_pause) is None
+    assert none.evaluate(segments, at_reply_pause) is None
+    assert none.evaluate(segments, 2700 + none.point.end_silence_ms).answered_by == "human"
