@@ -22,24 +22,28 @@ from .models import Call, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 CALLS_PER_PAGE = 25
-OPERATING_POINTS_PATH = Path(settings.BASE_DIR) / "detection" / "eval" / "figures.json"  # written by amd_eval
+EVAL_DIR = Path(settings.BASE_DIR) / "detection" / "eval"  # written by amd_eval
+OPERATING_POINTS_PATH = EVAL_DIR / "figures.json"  # timing and tones only
+OPERATING_POINTS_WITH_WORDS_PATH = EVAL_DIR / "recognizer" / "figures.json"  # with the speech recognizer stage
 
 
 # -- AMD settings ------------------------------------------------------------------------------------
 
 def load_operating_chart():
-    """The detector evaluation's operating-point curves, if the evaluation has been run."""
+    """The detector evaluation's operating-point curves, if the evaluation has been run: those measured
+    with the speech recognizer when this server runs it, else those of timing and tones alone."""
+    path = OPERATING_POINTS_WITH_WORDS_PATH if settings.AMD_RECOGNIZER else OPERATING_POINTS_PATH
     try:
-        data = json.loads(OPERATING_POINTS_PATH.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        logger.warning("Cannot read %s: %s", OPERATING_POINTS_PATH, exc)
+        logger.warning("Cannot read %s: %s", path, exc)
         return None
     try:
-        source = str(OPERATING_POINTS_PATH.relative_to(settings.BASE_DIR))
+        source = str(path.relative_to(settings.BASE_DIR))
     except ValueError:
-        source = str(OPERATING_POINTS_PATH)
+        source = str(path)
     return timeline.operating_chart(data, source=source)
 
 

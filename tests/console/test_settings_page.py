@@ -63,6 +63,23 @@ def test_the_curve_is_announced_until_the_evaluation_exists_then_drawn(console, 
     assert "False machine rate" in html and "Median decision ms" in html and "2400" in html
 
 
+def test_the_curve_drawn_is_the_one_measured_with_the_recognizer_when_the_server_runs_it(
+        console, tmp_path, monkeypatch, settings):
+    from detection import console as pages
+
+    monkeypatch.setattr(pages, "OPERATING_POINTS_PATH", tmp_path / "timing.json")
+    monkeypatch.setattr(pages, "OPERATING_POINTS_WITH_WORDS_PATH", tmp_path / "words.json")
+    for name, rate in (("timing", 0.3), ("words", 0.05)):
+        (tmp_path / f"{name}.json").write_text(
+            '{"points": [{"aggressiveness": 0.0, "false_machine_rate": 0.01, "median_decision_ms": 2400},'
+            f' {{"aggressiveness": 1.0, "false_machine_rate": {rate}, "median_decision_ms": 1100}}]}}'
+        )
+    settings.AMD_RECOGNIZER = False
+    assert 'points="0.0000,0.9900 1.0000,0.7000"' in console.get("/settings/").content.decode()
+    settings.AMD_RECOGNIZER = True
+    assert 'points="0.0000,0.9900 1.0000,0.9500"' in console.get("/settings/").content.decode()
+
+
 def test_the_signing_secret_is_revealed_only_on_request_and_rotates(console, tenant):
     secret = tenant.org.webhook_signing_secret
     assert secret not in console.get("/settings/").content.decode()
