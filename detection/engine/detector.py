@@ -191,8 +191,8 @@ class Detector:
         if self.decision is None:
             if self._recognizer is not None:
                 self._poll_recognizer(end_ms)
-            elif self._words_useful and not self._words_missed:
-                self._words_missed = self._first_words_due(end_ms)
+            elif self._words_useful and not self._words_missed and self._vad.segments:
+                self._words_missed = self._first_words_due(*self._speech_so_far(end_ms))
             decision = self._policy.evaluate(self._vad.segments, end_ms, events, self._tones.call_progress_ms,
                                              self._vad.last_voice_ms, self._speech)
             if decision is None:
@@ -242,14 +242,11 @@ class Detector:
         if rec.refused or rec.failed:
             policy.words_pending = False
             return
-        segments = self._vad.segments
-        if not segments or not (rec.requests == 0 or policy.words_pending):
+        if not self._vad.segments or not (rec.requests == 0 or policy.words_pending):
             return
-        speech = sum(end - start for start, end in segments)
-        pause = end_ms - max(segments[-1][1], self._vad.last_voice_ms or 0)
-        enough = end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
+        speech, pause, enough = self._speech_so_far(end_ms)
         if rec.requests == 0:
-            due = self._first_words_due(end_ms)
+            due = self._first_words_due(speech, pause, enough)
         else:
             due = end_ms - rec.requested_ms >= WORDS_AGAIN_NEW_AUDIO_MS and (
                 enough or end_ms >= WORDS_AGAIN_AT_MS
@@ -258,15 +255,17 @@ class Detector:
             self._words_may_decide = enough  # the first words of a short opener need to be surer
             policy.words_pending = rec.request(bytes(self._heard), end_ms)
 
-    def _first_words_due(self, end_ms: int) -> bool:
-        """Whether the first words are due: enough speech, or more than a "hello?" that pauses."""
+    def _speech_so_far(self, end_ms: int) -> tuple[int, int, bool]:
+        """Speech heard (ms), the pause since it (ms), and whether that is enough to ask for words at once."""
         segments = self._vad.segments
-        if not segments:
-            return False
         speech = sum(end - start for start, end in segments)
         pause = end_ms - max(segments[-1][1], self._vad.last_voice_ms or 0)
-        return (end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
-                or (speech >= WORDS_EARLY_SPEECH_MS and pause >= WORDS_EARLY_PAUSE_MS))
+        return speech, pause, end_ms - segments[0][0] >= WORDS_AFTER_ONSET_MS or speech >= WORDS_AFTER_SPEECH_MS
+
+    @staticmethod
+    def _first_words_due(speech: int, pause: int, enough: bool) -> bool:
+        """Whether the first words are due: enough speech, or more than a "hello?" that pauses."""
+        return enough or (speech >= WORDS_EARLY_SPEECH_MS and pause >= WORDS_EARLY_PAUSE_MS)
 
     def _read(self, transcript) -> None:
         """Hand a transcript to the policy: the word classifier's reading, or key phrases without one."""

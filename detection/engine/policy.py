@@ -308,11 +308,11 @@ class Policy:
         p_gatekeeper = reading.probabilities.get("human_gatekeeper", 0.0)
         business = p_gatekeeper >= WORDS_GATEKEEPER_P or (
             p_gatekeeper >= WORDS_GATEKEEPER_MIN_P and p_gatekeeper > reading.probabilities.get("human", 0.0))
-        if person_p >= point.words_person_p or business:
+        person = person_p >= point.words_person_p
+        if person or business:
             self._phrases.append(item)
-        if person_p >= point.words_person_p:
-            self._person_words = item
-            self._person_p = person_p
+        if person:
+            self._person_words, self._person_p = item, person_p
         greeting = next(((k, s, e) for k, s, e, c in phrases if c == "human_gatekeeper"), None)
         if greeting is not None:  # a business greeting's key phrase names the person whatever the weights say
             self._business = self._business or PhraseEvidence(*greeting, "human_gatekeeper", p_gatekeeper)
@@ -425,9 +425,9 @@ class Policy:
                             f"{seconds(event.start_ms)}", evidence)
         if event.kind == "beep" and timing.total_speech_ms >= BEEP_MIN_PRIOR_SPEECH_MS:
             return self._machine(Decision("voicemail", CONFIDENCE_BEEP, now,
-                            f"{round(event.freqs_hz[0])} Hz beep at {seconds(event.start_ms)} after "
-                            f"{seconds(timing.total_speech_ms)} of speech",
-                            _speech_evidence(timing) + evidence))
+                                          f"{round(event.freqs_hz[0])} Hz beep at {seconds(event.start_ms)} after "
+                                          f"{seconds(timing.total_speech_ms)} of speech",
+                                          _speech_evidence(timing) + evidence))
         self.tone_evidence.append(event.as_evidence())
         return None
 

@@ -52,6 +52,16 @@ class Transcript:
     def text(self) -> str:
         return " ".join(word for word, _, _ in self.words)
 
+    def save(self, path: Path) -> None:
+        """Write as JSON (the transcript caches of the offline evaluation and of training)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> Transcript:
+        data = json.loads(Path(path).read_text())
+        return cls([tuple(w) for w in data["words"]], data["cpu_ms"], data["audio_ms"])
+
 
 def find_phrases(transcript: Transcript) -> list[tuple[str, int, int, str]]:
     """Key phrases in the transcript as (phrase, start_ms, end_ms, class), most specific class first."""
@@ -157,15 +167,22 @@ class RecognizerSession:
     def __init__(self, submit: Callable[[bytes], Future | None]) -> None:
         self._submit = submit
         self._future: Future | None = None
-        self.submitted = False
         self.refused = False
         self.failed = False
-        self.requests = 0
+        self.requests = 0  # transcriptions started
         self.received = 0  # transcripts that arrived
-        self.requested_ms: int | None = None  # the latest request's audio time
-        self.request_times: list[int] = []
+        self.request_times: list[int] = []  # audio time of every request, refused ones included
         self.cpu_ms = 0.0  # every transcription of the call
         self.transcript: Transcript | None = None  # the latest
+
+    @property
+    def submitted(self) -> bool:
+        return self.requests > 0
+
+    @property
+    def requested_ms(self) -> int | None:
+        """The latest request's audio time."""
+        return self.request_times[-1] if self.request_times else None
 
     @property
     def pending(self) -> bool:
@@ -175,17 +192,18 @@ class RecognizerSession:
         """Ask for a transcript of ``ulaw`` (the call's audio up to ``now_ms``); False if refused."""
         if self.pending:
             raise RuntimeError("a transcript is already pending")
-        self.requested_ms = now_ms
         self.request_times.append(now_ms)
-        future = self._submit(ulaw)
-        if future is None:
+        if not self._start(ulaw, now_ms):
             self.refused = True
             return False
-        self._future = future
-        self.submitted = True
         self.requests += 1
         self.transcript = None
         return True
+
+    def _start(self, ulaw: bytes, now_ms: int) -> bool:
+        """Start a transcription; False when the pool is saturated."""
+        self._future = self._submit(ulaw)
+        return self._future is not None
 
     def poll(self, now_ms: int) -> Transcript | None:
         """The transcript once it is ready, else None (never blocks)."""
@@ -226,31 +244,21 @@ class OfflineSession(RecognizerSession):
         self._ready: Transcript | None = None
         self.local_cpu_s = 0.0
 
-    def request(self, ulaw: bytes, now_ms: int) -> bool:
-        if self.pending:
-            raise RuntimeError("a transcript is already pending")
-        self.requested_ms = now_ms
-        self.request_times.append(now_ms)
+    def _start(self, ulaw: bytes, now_ms: int) -> bool:
         if self._refuse:
-            self.refused = True
             return False
         self._ready = None
-        self.transcript = None
         path = None
         if self._cache_path is not None:
             path = Path(f"{self._cache_path}-{now_ms}.json")
             if path.exists():
-                data = json.loads(path.read_text())
-                self._ready = Transcript([tuple(w) for w in data["words"]], data["cpu_ms"], data["audio_ms"])
+                self._ready = Transcript.load(path)
         if self._ready is None:
             start = time.process_time()
             self._ready = self._transcribe(ulaw)
             self.local_cpu_s += time.process_time() - start  # spent here, not in the detector
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(asdict(self._ready)))
-        self.submitted = True
-        self.requests += 1
+                self._ready.save(path)
         self.cpu_ms += self._ready.cpu_ms  # spent whether or not the words are used
         return True
 

@@ -86,8 +86,12 @@ class Vectorizer:
 
     def transform_words(self, words: Sequence[str]) -> np.ndarray:
         """The document vector of tokenised words."""
+        return self.vector(self.counts(words))
+
+    def vector(self, counts: Sequence[Counter]) -> np.ndarray:
+        """The document vector from the per-word n-gram counts."""
         total: Counter = Counter()
-        for c in self.counts(words):
+        for c in counts:
             total.update(c)
         vec = np.zeros(len(self.idf))
         for index, n in total.items():
@@ -148,13 +152,13 @@ class WordModel:
         items = [(t, s, e) for w, s, e in timed_words for t in normalise(w).split() if t]
         if not items:
             return None
-        words = [t for t, _, _ in items]
-        vec = self.vectorizer.transform_words(words)
+        counts = self.vectorizer.counts([t for t, _, _ in items])
+        vec = self.vectorizer.vector(counts)
         probs = self.probabilities(vec)[0]
         best = int(np.argmax(probs))
         # each word's share of the best class's logit: its n-grams' weights against the runner-up classes
         against = self.coef[best] - np.delete(self.coef, best, axis=0).mean(axis=0)
-        weight = [sum(vec[i] * against[i] for i in c) for c in self.vectorizer.counts(words)]
+        weight = [sum(vec[i] * against[i] for i in c) for c in counts]
         centre = int(np.argmax(weight))
         first = max(0, min(centre - QUOTE_WORDS // 2, len(items) - QUOTE_WORDS))
         span = items[first: first + QUOTE_WORDS]

@@ -22,6 +22,7 @@ import numpy as np
 from detection.engine import audio
 from detection.engine.recognizer import Transcript
 from detection.engine.results import MACHINE_CLASSES
+from detection.engine.ulaw import SAMPLE_RATE
 from detection.engine.words import DEFAULT_WORD_MODEL, Vectorizer, WordModel, tokens
 
 from .corpus import load_labels
@@ -58,9 +59,7 @@ def _transcribe(args) -> None:
         path = transcript_path(corpus, clip_id, window, model_dir)
         if path.exists():
             continue
-        t = _RECOGNIZER.transcribe(data[: window * 8])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"words": t.words, "cpu_ms": t.cpu_ms, "audio_ms": t.audio_ms}))
+        _RECOGNIZER.transcribe(data[: window * SAMPLE_RATE // 1000]).save(path)
 
 
 def transcribe_split(corpus: Path, split: str = "train", workers: int = 2, model_dir: str | None = None,
@@ -77,8 +76,7 @@ def transcribe_split(corpus: Path, split: str = "train", workers: int = 2, model
 
 
 def load_transcript(corpus: Path, clip_id: str, window_ms: int, model_dir: str | None = None) -> Transcript:
-    data = json.loads(transcript_path(corpus, clip_id, window_ms, model_dir).read_text())
-    return Transcript([tuple(w) for w in data["words"]], data["cpu_ms"], data["audio_ms"])
+    return Transcript.load(transcript_path(corpus, clip_id, window_ms, model_dir))
 
 
 def dataset(corpora: Sequence[Path], split: str = "train",
