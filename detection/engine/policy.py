@@ -114,11 +114,12 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
     (1.0, 1.01),
 )
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
-WORDS_HOLD_MIN_P = 0.2  # ...unless the speech model's P(machine) is below this (clearly a person's timing)
+WORDS_HOLD_MIN_P = 0.5  # ...when the speech model leans to a machine (P(machine) at least this); else the pause tells
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
 WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
 # out-of-fold transcript on the train split reaches it with a key phrase of that class)
 WORDS_PERSON_PAUSE_P = 0.8  # words this surely a person's end the turn at a reply pause, not the end-of-turn one
+WORDS_PERSON_END_SILENCE_MS = 500  # words that read as a person's (words_person_p) end it after this pause
 WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's decision a gatekeeper...
 WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
 WORDS_CLASS_P = 0.5  # the words' P(any machine class) above which their best machine class names a timing machine
@@ -357,8 +358,8 @@ class Policy:
             return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
-        if (self._person_words is not None and self._person_p >= WORDS_PERSON_PAUSE_P
-                and silence >= point.human_silence_ms):
+        if self._person_words is not None and silence >= (
+                point.human_silence_ms if self._person_p >= WORDS_PERSON_PAUSE_P else WORDS_PERSON_END_SILENCE_MS):
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS

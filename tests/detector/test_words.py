@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from detection.engine.policy import Policy
+from detection.engine.policy import WORDS_PERSON_END_SILENCE_MS, Policy
 from detection.engine.words import DEFAULT_WORD_MODEL, Vectorizer, WordModel, load_default, tokens, word_ngrams
 
 
@@ -224,4 +224,36 @@ def test_words_surely_a_persons_end_the_turn_at_a_reply_pause():
     assert decision.answered_by == "human" and "words: 'who am i' at 1.5s (human p=0.85)" in decision.reason
     assert unsure.evaluate(segments, at_reply_pause) is None
     assert none.evaluate(segments, at_reply_pause) is None
+    # words that only lean to a person end the turn at a pause between the two
+    assert unsure.evaluate(segments, 2700 + WORDS_PERSON_END_SILENCE_MS - 20) is None
+    assert unsure.evaluate(segments, 2700 + WORDS_PERSON_END_SILENCE_MS).answered_by == "human"
+    assert WORDS_PERSON_END_SILENCE_MS < none.point.end_silence_ms
+    assert none.evaluate(segments, 2700 + WORDS_PERSON_END_SILENCE_MS) is None
     assert none.evaluate(segments, 2700 + none.point.end_silence_ms).answered_by == "human"
+
+
+class _Leaning:
+    """A speech model that always gives the same P(machine)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def p_machine(self, features) -> float:
+        return self.p
+
+
+def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_leans_to_a_machine():
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import WORDS_HOLD_MIN_P
+
+    segments = [(300, 1300)]  # a 1 s opener: more than a "hello?", short enough for the reply pause
+    now = 1300 + Policy(0.5).point.human_silence_ms
+    decided = {}
+    for a in (0.25, 0.5):
+        for p in (WORDS_HOLD_MIN_P - 0.2, WORDS_HOLD_MIN_P + 0.1):
+            policy = Policy(a, model=_Leaning(p))
+            policy.words_pending = policy.words_in_flight = True
+            decided[a, p] = policy.evaluate(segments, now, speech=SpeechFeatures())
+    assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # leans machine: the words in flight will tell
+    assert decided[0.5, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
+    assert decided[0.25, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # human-safe: the pause decides
