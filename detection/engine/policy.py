@@ -101,8 +101,8 @@ RULE_HUMAN_MAX_P_KNOTS = (  # (aggressiveness, P(machine) above which the pause 
 )
 WORDS_WAIT_MAX_AGGRESSIVENESS = 0.5  # up to here, a machine decision waits for pending words (finer class)
 WORDS_MACHINE_P_KNOTS = (  # (aggressiveness, P of the word classifier's best class that decides a machine class)
-    (0.0, 0.97),  # human-safe: well above every person's out-of-fold word score on the train split (0.89)
-    (0.25, 0.95),
+    (0.0, 0.985),  # human-safe: well above every person's out-of-fold word score on the train split (0.91)
+    (0.25, 0.965),
     (0.5, 0.60),
     (0.75, 0.50),
     (1.0, 0.45),
@@ -255,7 +255,7 @@ class Policy:
         self._business: PhraseEvidence | None = None  # words of a business greeting by a person
         self._person_words: PhraseEvidence | None = None  # words that read as a person's (stop timing machines)
         self._person_p = 0.0  # and how surely (P(human) + P(human_gatekeeper) from the word classifier)
-        self._words_class: tuple[str, float] | None = None  # the machine class the words lean to, and its P
+        self._words_class: PhraseEvidence | None = None  # the machine class the words lean to, its P, their words
         self.words_pending = False  # words from a recognizer are expected for this call
         self.words_in_flight = False  # a transcription has been asked for and has not arrived
         self.p_machine: float | None = None  # the speech model's latest P(machine)
@@ -297,7 +297,10 @@ class Policy:
         machine_p = reading.p_of(MACHINE_CLASSES)
         if machine_p >= WORDS_CLASS_P:
             best = max(MACHINE_CLASSES, key=lambda c: reading.probabilities.get(c, 0.0))
-            self._words_class = (best, reading.probabilities[best])
+            lean = next(((k, s, e) for k, s, e, c in phrases if c == best), None)
+            said, said_start, said_end = lean or (reading.quote, reading.start_ms, reading.end_ms)
+            self._words_class = PhraseEvidence(said, said_start, said_end, best, reading.probabilities[best],
+                                               key_phrase=lean is not None)
         needed = point.words_machine_p if may_decide else max(point.words_machine_p, WORDS_EARLY_MACHINE_P)
         if quote is not None:
             needed = min(needed, WORDS_WITH_PHRASE_P)
@@ -471,9 +474,10 @@ class Policy:
         """A machine decision from timing, named by the words' machine class when they lean to one."""
         if self._words_class is None:
             return decision
-        cls, p = self._words_class
-        return Decision(cls, decision.confidence, decision.decision_ms,
-                        f"{decision.reason}; the words lean {cls} (p={p:.2f})", decision.evidence)
+        words = self._words_class
+        return Decision(words.answered_by, decision.confidence, decision.decision_ms,
+                        f"{decision.reason}; the words lean {words.answered_by} (p={words.p:.2f})",
+                        decision.evidence + [words.as_evidence()])
 
     def _human(self, timing: SpeechTiming, short: bool) -> Decision:
         total = timing.total_speech_ms

@@ -1,10 +1,12 @@
 """The word classifier: a transcript of the first seconds in, the class its wording points to out.
 
 A recognizer's transcript of telephone audio is often garbled ("leave my message", "a thrilling service
-from Google"), so exact key phrases miss most prompts. This model reads character n-grams inside words
-(2–5 characters, each word padded with spaces), weighted by TF-IDF and L2-normalised, into a multinomial
-logistic regression over the speech classes. Pieces of words survive the garbling ("scree", "press",
-"messa"), so the wording is still recognised.
+from Google"), so exact key phrases miss most prompts. This model reads the character n-grams (2–5
+characters) of the transcript written out as one line, so they run across word boundaries ("r call",
+"e a me"), weighted by TF-IDF and L2-normalised, into a multinomial logistic regression over the speech
+classes. Pieces of words and of word pairs survive the garbling ("scree", "press o", "messa"), so the
+wording is still recognised. (Models stored with ``"analyzer": "word"`` read n-grams inside each word
+only.)
 
 Trained by ``detection.lab.train_words`` on transcripts of the corpus's train split; stored as JSON (the
 n-gram vocabulary, IDF weights, coefficients). Only numpy runs here.
@@ -24,7 +26,8 @@ import numpy as np
 from .model import MODELS_DIR
 
 DEFAULT_WORD_MODEL = MODELS_DIR / "words.json"
-NGRAM_RANGE = (2, 5)  # character n-gram lengths inside space-padded words
+NGRAM_RANGE = (2, 5)  # character n-gram lengths
+ANALYZERS = ("text", "word")  # n-grams across the line of words, or inside each space-padded word
 QUOTE_WORDS = 3  # words quoted around the most telling word of a decision
 
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
@@ -45,6 +48,21 @@ def word_ngrams(word: str, ngram_range: tuple[int, int] = NGRAM_RANGE) -> list[s
     return grams
 
 
+def text_ngrams(words: Sequence[str], ngram_range: tuple[int, int] = NGRAM_RANGE) -> list[list[str]]:
+    """The character n-grams of the line ``" w1 w2 … wn "``, per word: an n-gram belongs to the word its
+    first character is in (a word's leading space included), so every n-gram has one owner."""
+    if not words:
+        return []
+    line = " " + " ".join(words) + " "
+    owner = [k for k, word in enumerate(words) for _ in range(len(word) + 1)] + [len(words) - 1]
+    grams: list[list[str]] = [[] for _ in words]
+    low, high = ngram_range
+    for n in range(low, high + 1):
+        for i in range(len(line) - n + 1):
+            grams[owner[i]].append(line[i: i + n])
+    return grams
+
+
 def tokens(text_or_words: str | Sequence[str]) -> list[str]:
     """Normalised words of a text (or of a word list), empty ones dropped."""
     raw = text_or_words.split() if isinstance(text_or_words, str) else list(text_or_words)
@@ -55,29 +73,39 @@ class Vectorizer:
     """TF-IDF over character n-grams of a fixed vocabulary (sublinear term frequency, L2 norm)."""
 
     def __init__(self, vocabulary: dict[str, int], idf: Sequence[float],
-                 ngram_range: tuple[int, int] = NGRAM_RANGE) -> None:
+                 ngram_range: tuple[int, int] = NGRAM_RANGE, analyzer: str = "text") -> None:
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"unknown analyzer {analyzer!r}")
         self.vocabulary = vocabulary
         self.idf = np.asarray(idf, dtype=np.float64)
         self.ngram_range = tuple(ngram_range)
+        self.analyzer = analyzer
 
     @classmethod
     def fit(cls, documents: Sequence[Sequence[str]], min_df: int = 2,
-            ngram_range: tuple[int, int] = NGRAM_RANGE) -> Vectorizer:
+            ngram_range: tuple[int, int] = NGRAM_RANGE, analyzer: str = "text") -> Vectorizer:
         """Vocabulary (n-grams in at least ``min_df`` documents) and smoothed IDF from tokenised documents."""
+        empty = cls({}, [], ngram_range, analyzer)
         df: Counter = Counter()
         for words in documents:
-            df.update({g for w in words for g in word_ngrams(w, ngram_range)})
+            df.update({g for grams in empty.ngrams(words) for g in grams})
         grams = sorted(g for g, n in df.items() if n >= min_df)
         n_docs = len(documents)
         idf = [float(np.log((1 + n_docs) / (1 + df[g])) + 1.0) for g in grams]
-        return cls({g: i for i, g in enumerate(grams)}, idf, ngram_range)
+        return cls({g: i for i, g in enumerate(grams)}, idf, ngram_range, analyzer)
+
+    def ngrams(self, words: Sequence[str]) -> list[list[str]]:
+        """Per word, the n-grams it owns."""
+        if self.analyzer == "word":
+            return [word_ngrams(word, self.ngram_range) for word in words]
+        return text_ngrams(words, self.ngram_range)
 
     def counts(self, words: Sequence[str]) -> list[Counter]:
         """Per word: its n-gram indices in the vocabulary with their counts."""
         out = []
-        for word in words:
+        for grams in self.ngrams(words):
             c: Counter = Counter()
-            for g in word_ngrams(word, self.ngram_range):
+            for g in grams:
                 index = self.vocabulary.get(g)
                 if index is not None:
                     c[index] += 1
@@ -124,7 +152,8 @@ class WordModel:
 
     def __init__(self, data: dict) -> None:
         self.classes: tuple[str, ...] = tuple(data["classes"])
-        self.vectorizer = Vectorizer(data["vocabulary"], data["idf"], tuple(data.get("ngram_range", NGRAM_RANGE)))
+        self.vectorizer = Vectorizer(data["vocabulary"], data["idf"], tuple(data.get("ngram_range", NGRAM_RANGE)),
+                                     data.get("analyzer", "word"))
         self.coef = np.asarray(data["coef"], dtype=np.float64)
         self.intercept = np.asarray(data["intercept"], dtype=np.float64)
         self.meta = data.get("meta", {})
@@ -137,6 +166,7 @@ class WordModel:
 
     def to_dict(self) -> dict:
         return {"classes": list(self.classes), "ngram_range": list(self.vectorizer.ngram_range),
+                "analyzer": self.vectorizer.analyzer,
                 "vocabulary": self.vectorizer.vocabulary, "idf": [round(float(v), 6) for v in self.vectorizer.idf],
                 "coef": [[round(float(v), 6) for v in row] for row in self.coef],
                 "intercept": [round(float(v), 6) for v in self.intercept], "meta": self.meta}

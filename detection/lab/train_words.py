@@ -107,7 +107,8 @@ def fit(docs: Sequence[Sequence[str]], y: np.ndarray) -> WordModel:
     for row, cls in enumerate(present):
         coef[cls], intercept[cls] = lr.coef_[row], lr.intercept_[row]
     return WordModel({"classes": list(CLASSES), "vocabulary": vectorizer.vocabulary, "idf": vectorizer.idf.tolist(),
-                      "ngram_range": list(vectorizer.ngram_range), "coef": coef.tolist(),
+                      "ngram_range": list(vectorizer.ngram_range), "analyzer": vectorizer.analyzer,
+                      "coef": coef.tolist(),
                       "intercept": intercept.tolist()})
 
 
@@ -142,7 +143,7 @@ def run(corpora: Sequence[Path], out: Path = DEFAULT_WORD_MODEL, workers: int = 
     model.meta = {
         "classes": list(CLASSES),
         "model": f"LogisticRegression(C={C}, class_weight='balanced') over char n-grams "
-                 f"{list(model.vectorizer.ngram_range)} in words, min_df={MIN_DF}, TF-IDF (sublinear, L2)",
+                 f"{list(model.vectorizer.ngram_range)} across words, min_df={MIN_DF}, TF-IDF (sublinear, L2)",
         "windows_ms": list(WINDOWS_MS),
         "corpora": len(corpora),
         "train_transcripts": int(len(y)),

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from detection.engine.policy import WORDS_PERSON_END_SILENCE_MS, Policy
-from detection.engine.words import DEFAULT_WORD_MODEL, Vectorizer, WordModel, load_default, tokens, word_ngrams
+from detection.engine.words import (
+    DEFAULT_WORD_MODEL,
+    Vectorizer,
+    WordModel,
+    load_default,
+    text_ngrams,
+    tokens,
+    word_ngrams,
+)
 
 
 def timed(text: str, start_ms: int = 500, step_ms: int = 300) -> list[tuple[str, int, int]]:
@@ -21,10 +29,25 @@ def test_words_are_normalised_and_cut_into_padded_ngrams():
     assert tokens(["Press", "-1-", "?"]) == ["press", "1"]
 
 
+def test_line_ngrams_run_across_words_and_each_belongs_to_one_word():
+    grams = text_ngrams(["press", "one"], (2, 3))
+    line = " press one "
+    assert sorted(g for per_word in grams for g in per_word) == sorted(
+        [line[i: i + 2] for i in range(len(line) - 1)] + [line[i: i + 3] for i in range(len(line) - 2)])
+    assert "s o" in grams[0] and "ss " in grams[0]  # across the boundary, owned by the word it starts in
+    assert grams[1][0] == " o" and "ne " in grams[1]
+    assert text_ngrams([], (2, 5)) == []
+    word_level = Vectorizer({}, [], (2, 3), analyzer="word")
+    assert word_level.ngrams(["press", "one"])[1] == word_ngrams("one", (2, 3))
+    with pytest.raises(ValueError):
+        Vectorizer({}, [], (2, 3), analyzer="sentence")
+
+
 def test_the_vectorizer_keeps_ngrams_seen_twice_and_normalises_documents():
     docs = [tokens("press one for sales"), tokens("press two"), tokens("zzz")]
     vec = Vectorizer.fit(docs, min_df=2)
     assert "press" in vec.vocabulary and "zzz" not in vec.vocabulary
+    assert "ss t" not in vec.vocabulary and " pres" in vec.vocabulary  # "ss o" and "ss t" are seen once each
     x = vec.transform(docs)
     assert np.allclose(np.linalg.norm(x[:2], axis=1), 1.0)
     assert not x[2].any()  # nothing of "zzz" is in the vocabulary
@@ -119,6 +142,8 @@ def test_a_timing_machine_takes_the_class_the_words_lean_to():
     decision = policy.evaluate([(300, 3200)], 3300)
     assert decision.answered_by == "screening"
     assert decision.reason.endswith("; the words lean screening (p=0.45)")
+    assert decision.evidence[-1] == {"type": "phrase", "start_ms": 1200, "end_ms": 2100, "text": "press one for",
+                                     "answered_by": "screening", "p": 0.45}
 
 
 def test_a_key_phrase_lowers_the_bar_for_its_class():
