@@ -239,6 +239,19 @@ class PhraseEvidence:
         return said if self.p is None else f"{said} ({self.answered_by} p={self.p:.2f})"
 
 
+def _key_phrase(phrases: Sequence[tuple[str, int, int, str]], cls: str) -> tuple[str, int, int] | None:
+    """The first key phrase of ``cls`` among (phrase, start_ms, end_ms, class), as (phrase, start, end)."""
+    return next(((phrase, start, end) for phrase, start, end, c in phrases if c == cls), None)
+
+
+def _words_evidence(reading: WordReading, phrases: Sequence[tuple[str, int, int, str]], cls: str) -> PhraseEvidence:
+    """The words for ``cls`` with its probability: a key phrase of that class when one was heard, else the
+    words that weighed most in the reading."""
+    quote = _key_phrase(phrases, cls)
+    text, start, end = quote or (reading.quote, reading.start_ms, reading.end_ms)
+    return PhraseEvidence(text, start, end, cls, reading.probabilities[cls], key_phrase=quote is not None)
+
+
 def _speech_evidence(timing: SpeechTiming) -> list[dict]:
     return [{"type": "speech", "start_ms": s, "end_ms": e} for s, e in timing.segments]
 
@@ -291,18 +304,12 @@ class Policy:
         if self._business is not None and self._business.p is not None:
             self._business = None
         cls, p = reading.answered_by, reading.p
-        quote = next(((k, s, e) for k, s, e, c in phrases if c == cls), None)
-        text, start, end = quote or (reading.quote, reading.start_ms, reading.end_ms)
-        item = PhraseEvidence(text, start, end, cls, p, key_phrase=quote is not None)
-        machine_p = reading.p_of(MACHINE_CLASSES)
-        if machine_p >= WORDS_CLASS_P:
+        item = _words_evidence(reading, phrases, cls)
+        if reading.p_of(MACHINE_CLASSES) >= WORDS_CLASS_P:
             best = max(MACHINE_CLASSES, key=lambda c: reading.probabilities.get(c, 0.0))
-            lean = next(((k, s, e) for k, s, e, c in phrases if c == best), None)
-            said, said_start, said_end = lean or (reading.quote, reading.start_ms, reading.end_ms)
-            self._words_class = PhraseEvidence(said, said_start, said_end, best, reading.probabilities[best],
-                                               key_phrase=lean is not None)
+            self._words_class = _words_evidence(reading, phrases, best)
         needed = point.words_machine_p if may_decide else max(point.words_machine_p, WORDS_EARLY_MACHINE_P)
-        if quote is not None:
+        if item.key_phrase:
             needed = min(needed, WORDS_WITH_PHRASE_P)
         if cls in MACHINE_CLASSES and p >= needed:
             self._phrases.append(item)
@@ -317,7 +324,7 @@ class Policy:
             self._phrases.append(item)
         if person:
             self._person_words, self._person_p = item, person_p
-        greeting = next(((k, s, e) for k, s, e, c in phrases if c == "human_gatekeeper"), None)
+        greeting = _key_phrase(phrases, "human_gatekeeper")
         if greeting is not None:  # a business greeting's key phrase names the person whatever the weights say
             self._business = self._business or PhraseEvidence(*greeting, "human_gatekeeper", p_gatekeeper)
         elif business:  # names a person found by timing a gatekeeper

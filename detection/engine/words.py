@@ -63,6 +63,14 @@ def text_ngrams(words: Sequence[str], ngram_range: tuple[int, int] = NGRAM_RANGE
     return grams
 
 
+def owned_ngrams(words: Sequence[str], ngram_range: tuple[int, int] = NGRAM_RANGE,
+                 analyzer: str = "text") -> list[list[str]]:
+    """Per word, the n-grams it owns under ``analyzer`` (across the line, or inside the word)."""
+    if analyzer == "word":
+        return [word_ngrams(word, ngram_range) for word in words]
+    return text_ngrams(words, ngram_range)
+
+
 def tokens(text_or_words: str | Sequence[str]) -> list[str]:
     """Normalised words of a text (or of a word list), empty ones dropped."""
     raw = text_or_words.split() if isinstance(text_or_words, str) else list(text_or_words)
@@ -85,20 +93,31 @@ class Vectorizer:
     def fit(cls, documents: Sequence[Sequence[str]], min_df: int = 2,
             ngram_range: tuple[int, int] = NGRAM_RANGE, analyzer: str = "text") -> Vectorizer:
         """Vocabulary (n-grams in at least ``min_df`` documents) and smoothed IDF from tokenised documents."""
-        empty = cls({}, [], ngram_range, analyzer)
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"unknown analyzer {analyzer!r}")
         df: Counter = Counter()
         for words in documents:
-            df.update({g for grams in empty.ngrams(words) for g in grams})
+            df.update({g for grams in owned_ngrams(words, ngram_range, analyzer) for g in grams})
         grams = sorted(g for g, n in df.items() if n >= min_df)
         n_docs = len(documents)
         idf = [float(np.log((1 + n_docs) / (1 + df[g])) + 1.0) for g in grams]
         return cls({g: i for i, g in enumerate(grams)}, idf, ngram_range, analyzer)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Vectorizer:
+        """From a stored model (files without an analyzer read n-grams inside words)."""
+        return cls(data["vocabulary"], data["idf"], tuple(data.get("ngram_range", NGRAM_RANGE)),
+                   data.get("analyzer", "word"))
+
+    def to_dict(self, digits: int | None = None) -> dict:
+        """The stored fields; IDF weights rounded to ``digits`` when given."""
+        idf = [float(v) if digits is None else round(float(v), digits) for v in self.idf]
+        return {"vocabulary": self.vocabulary, "idf": idf, "ngram_range": list(self.ngram_range),
+                "analyzer": self.analyzer}
+
     def ngrams(self, words: Sequence[str]) -> list[list[str]]:
         """Per word, the n-grams it owns."""
-        if self.analyzer == "word":
-            return [word_ngrams(word, self.ngram_range) for word in words]
-        return text_ngrams(words, self.ngram_range)
+        return owned_ngrams(words, self.ngram_range, self.analyzer)
 
     def counts(self, words: Sequence[str]) -> list[Counter]:
         """Per word: its n-gram indices in the vocabulary with their counts."""
@@ -152,8 +171,7 @@ class WordModel:
 
     def __init__(self, data: dict) -> None:
         self.classes: tuple[str, ...] = tuple(data["classes"])
-        self.vectorizer = Vectorizer(data["vocabulary"], data["idf"], tuple(data.get("ngram_range", NGRAM_RANGE)),
-                                     data.get("analyzer", "word"))
+        self.vectorizer = Vectorizer.from_dict(data)
         self.coef = np.asarray(data["coef"], dtype=np.float64)
         self.intercept = np.asarray(data["intercept"], dtype=np.float64)
         self.meta = data.get("meta", {})
@@ -165,9 +183,7 @@ class WordModel:
         return cls(json.loads(Path(path).read_text()))
 
     def to_dict(self) -> dict:
-        return {"classes": list(self.classes), "ngram_range": list(self.vectorizer.ngram_range),
-                "analyzer": self.vectorizer.analyzer,
-                "vocabulary": self.vectorizer.vocabulary, "idf": [round(float(v), 6) for v in self.vectorizer.idf],
+        return {"classes": list(self.classes), **self.vectorizer.to_dict(digits=6),
                 "coef": [[round(float(v), 6) for v in row] for row in self.coef],
                 "intercept": [round(float(v), 6) for v in self.intercept], "meta": self.meta}
 

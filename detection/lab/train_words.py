@@ -1,7 +1,7 @@
 """Training of the word classifier on transcripts of the corpus's train split.
 
 Each train clip of a speech class is transcribed by the recognizer (the detector's own ``Recognizer``)
-over the first ``WINDOWS_MS`` of audio — the two moments the detector asks for words — and the
+over the first ``WINDOWS_MS`` of audio — about the moments the detector asks for words — and the
 transcripts are cached next to the corpus (``transcripts/<clip>-<ms>.json``, the offline evaluation's
 format). A multinomial logistic regression over character n-grams learns the class from them; out-of-
 fold predictions, grouped by voice so no voice is scored by a model that heard it, give the figures and
@@ -106,9 +106,7 @@ def fit(docs: Sequence[Sequence[str]], y: np.ndarray) -> WordModel:
     intercept = np.full(len(CLASSES), -30.0)  # a class without examples is never predicted
     for row, cls in enumerate(present):
         coef[cls], intercept[cls] = lr.coef_[row], lr.intercept_[row]
-    return WordModel({"classes": list(CLASSES), "vocabulary": vectorizer.vocabulary, "idf": vectorizer.idf.tolist(),
-                      "ngram_range": list(vectorizer.ngram_range), "analyzer": vectorizer.analyzer,
-                      "coef": coef.tolist(),
+    return WordModel({"classes": list(CLASSES), **vectorizer.to_dict(), "coef": coef.tolist(),
                       "intercept": intercept.tolist()})
 
 
