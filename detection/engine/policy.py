@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,11 +101,18 @@ RULE_HUMAN_MAX_P_KNOTS = (  # (aggressiveness, P(machine) above which the pause 
 )
 WORDS_WAIT_MAX_AGGRESSIVENESS = 0.5  # up to here, a machine decision waits for pending words (finer class)
 WORDS_MACHINE_P_KNOTS = (  # (aggressiveness, P of the word classifier's best class that decides a machine class)
-    (0.0, 0.985),  # human-safe: well above every person's out-of-fold word score on the train split (0.91)
-    (0.25, 0.965),
+    (0.0, 0.99),  # human-safe: above every person's out-of-fold word score on the train splits (0.95)
+    (0.25, 0.97),
     (0.5, 0.60),
     (0.75, 0.50),
     (1.0, 0.45),
+)
+WORDS_ANY_MACHINE_P_KNOTS = (  # (aggressiveness, P(any machine class) from the words that decides their best one)
+    (0.0, 0.995),  # human-safe: above every person's out-of-fold sum on the train splits (0.95)
+    (0.25, 0.975),
+    (0.5, 0.85),
+    (0.75, 0.70),
+    (1.0, 0.60),
 )
 WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from the words that stops a timing machine)
     (0.0, 0.40),
@@ -114,7 +121,7 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
     (1.0, 1.01),
 )
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
-WORDS_HOLD_MIN_P = 0.5  # ...when the speech model leans to a machine (P(machine) at least this); else the pause tells
+WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
 WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
 # out-of-fold transcript on the train split reaches it with a key phrase of that class)
@@ -171,6 +178,7 @@ class OperatingPoint:
     greeting_end_silence_ms: int  # silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more
     words_machine_p: float  # the word classifier's P of a machine class that decides it
     words_person_p: float  # the words' P(person) that stops a machine decision from timing
+    words_any_machine_p: float  # the words' P(any machine class) that decides their best machine class
 
     @classmethod
     def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
@@ -195,6 +203,7 @@ class OperatingPoint:
             greeting_end_silence_ms=round(_knots(GREETING_END_SILENCE_MS_KNOTS, a)),
             words_machine_p=_knots(WORDS_MACHINE_P_KNOTS, a),
             words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
+            words_any_machine_p=_knots(WORDS_ANY_MACHINE_P_KNOTS, a),
         )
 
 
@@ -223,12 +232,15 @@ class PhraseEvidence:
     answered_by: str
     p: float | None = None  # the word classifier's probability of the class, when it read the words
     key_phrase: bool = True  # a key phrase (else the words that weighed most in the classifier)
+    machine_p: float | None = None  # the words' P(any machine class), when that decided
 
     def as_evidence(self) -> dict:
         item = {"type": "phrase", "start_ms": self.start_ms, "end_ms": self.end_ms, "text": self.phrase,
                 "answered_by": self.answered_by}
         if self.p is not None:
             item["p"] = round(self.p, 3)
+        if self.machine_p is not None:
+            item["machine_p"] = round(self.machine_p, 3)
         return item
 
     def describe(self) -> str:
@@ -236,7 +248,11 @@ class PhraseEvidence:
         kind = ("machine phrase" if machine else "phrase") if self.key_phrase else (
             "machine words" if machine else "words")
         said = f"{kind}: '{self.phrase}' at {seconds(self.start_ms)}"
-        return said if self.p is None else f"{said} ({self.answered_by} p={self.p:.2f})"
+        if self.p is None:
+            return said
+        if self.machine_p is None:
+            return f"{said} ({self.answered_by} p={self.p:.2f})"
+        return f"{said} (machine p={self.machine_p:.2f}, most likely {self.answered_by} p={self.p:.2f})"
 
 
 def _key_phrase(phrases: Sequence[tuple[str, int, int, str]], cls: str) -> tuple[str, int, int] | None:
@@ -269,6 +285,7 @@ class Policy:
         self._person_words: PhraseEvidence | None = None  # words that read as a person's (stop timing machines)
         self._person_p = 0.0  # and how surely (P(human) + P(human_gatekeeper) from the word classifier)
         self._words_class: PhraseEvidence | None = None  # the machine class the words lean to, its P, their words
+        self._machine_words: PhraseEvidence | None = None  # words surely a machine's, their class less sure
         self.words_pending = False  # words from a recognizer are expected for this call
         self.words_in_flight = False  # a transcription has been asked for and has not arrived
         self.p_machine: float | None = None  # the speech model's latest P(machine)
@@ -299,6 +316,7 @@ class Policy:
         """
         point = self.point
         self._words_class = None  # a later reading, of more audio, replaces an earlier one
+        self._machine_words = None
         if self._person_words is not None and self._person_words.p is not None:
             self._person_words, self._person_p = None, 0.0
         if self._business is not None and self._business.p is not None:
@@ -315,6 +333,12 @@ class Policy:
             self._phrases.append(item)
             self._unused_phrases.append(item)
             return True
+        machine_p = reading.p_of(MACHINE_CLASSES)
+        if machine_p >= (point.words_any_machine_p if may_decide
+                         else max(point.words_any_machine_p, WORDS_EARLY_MACHINE_P)):
+            # surely a machine, most likely this one: decided now, or by later words naming the class surer
+            self._machine_words = replace(self._words_class, machine_p=machine_p)
+            return False
         person_p = reading.p_of(PERSON_CLASSES)
         p_gatekeeper = reading.probabilities.get("human_gatekeeper", 0.0)
         business = p_gatekeeper >= WORDS_GATEKEEPER_P or (
@@ -345,6 +369,8 @@ class Policy:
             decision = self._tone_decision(event, timing)
             if decision is not None:
                 return decision
+        if not self.words_pending:
+            self._settle_machine_words()
         if self._unused_phrases:
             return self._phrase_decision(timing)
         if not timing.has_speech:
@@ -362,7 +388,7 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
-        person_ok = p_machine is None or p_machine <= point.rule_human_max_p
+        person_ok = (p_machine is None or p_machine <= point.rule_human_max_p) and self._machine_words is None
         if (hold and self.words_in_flight and point.aggressiveness > HUMAN_SAFE_MAX_AGGRESSIVENESS
                 and total >= WORDS_HOLD_PERSON_SPEECH_MS and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
             return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
@@ -373,11 +399,12 @@ class Policy:
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
-        if silence >= end_silence and (person_ok or business or human_safe) and (human_safe or not (
-                hold and total >= GATEKEEPER_MIN_SPEECH_MS)):  # balanced: after a long opener, the words tell who waits
+        may_be_person = person_ok or business or (human_safe and self._machine_words is None)
+        words_tell = not human_safe and hold and total >= GATEKEEPER_MIN_SPEECH_MS  # balanced, after a long opener
+        if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
-                and 1.0 - p_machine >= point.model_human_p):
+                and 1.0 - p_machine >= point.model_human_p and self._machine_words is None):
             return self._human(timing, short=total <= point.human_max_speech_ms)
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
             if self._may_still_be_greeting(timing):
@@ -413,9 +440,17 @@ class Policy:
                voice_until_ms: int | None = None) -> Decision:
         """Decide at the end of the stream from what was heard."""
         timing = speech_timing(segments, now_ms, self.point.human_silence_ms, voice_until_ms)
+        self._settle_machine_words()
         if self._unused_phrases:
             return self._phrase_decision(timing)
         return self._best_reading(timing, at_deadline=False, call_progress_ms=call_progress_ms)
+
+    def _settle_machine_words(self) -> None:
+        """Words surely a machine's, whose class no later words will name better, decide their likeliest class."""
+        if self._machine_words is not None:
+            self._phrases.append(self._machine_words)
+            self._unused_phrases.append(self._machine_words)
+            self._machine_words = None
 
     # -- rules -------------------------------------------------------------------------------------
     def _tone_decision(self, event: ToneEvent, timing: SpeechTiming) -> Decision | None:

