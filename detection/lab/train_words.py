@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from detection.engine import audio
-from detection.engine.recognizer import Transcript
+from detection.engine.recognizer import CONTEXT_S, Transcript
 from detection.engine.results import MACHINE_CLASSES
 from detection.engine.ulaw import SAMPLE_RATE
 from detection.engine.words import DEFAULT_WORD_MODEL, Vectorizer, WordModel, tokens
@@ -36,8 +36,10 @@ FOLDS = 5
 
 
 def transcript_dir(corpus: Path, model_dir: str | None = None) -> Path:
-    """Where a corpus's transcripts by a recognizer model are cached (the shipped model: ``transcripts``)."""
-    return Path(corpus) / ("transcripts" if not model_dir else f"transcripts-{Path(model_dir).name}")
+    """Where a corpus's transcripts by a recognizer model and encoder window are cached (the shipped model:
+    ``transcripts-10s``), so transcripts made another way are never read as these."""
+    name = "transcripts" if not model_dir else f"transcripts-{Path(model_dir).name}"
+    return Path(corpus) / f"{name}-{CONTEXT_S}s"
 
 
 def transcript_path(corpus: Path, clip_id: str, window_ms: int, model_dir: str | None = None) -> Path:

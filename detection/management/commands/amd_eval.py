@@ -29,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--recognizer", action="store_true", help="Add the speech recognizer stage.")
         parser.add_argument("--recognizer-model-dir", default=None, help="Whisper model folder (CTranslate2).")
         parser.add_argument("--transcript-cache", type=Path, default=None,
-                            help="Folder caching transcripts per clip (default: CORPUS/transcripts, or "
-                                 "CORPUS/transcripts-<model folder name> with --recognizer-model-dir).")
+                            help="Folder caching transcripts per clip (default: CORPUS/transcripts-10s, or "
+                                 "CORPUS/transcripts-<model folder name>-10s with --recognizer-model-dir; "
+                                 "10s is the encoder window).")
 
     def handle(self, *args, corpus: Path, aggressiveness: str, split: str, out: Path | None, workers: int,
                limit: int | None, recognizer: bool, recognizer_model_dir: str | None,
