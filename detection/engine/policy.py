@@ -311,6 +311,8 @@ class Policy:
         Returns whether the words decided the call: a machine class sure enough (surer without
         ``may_decide``, for the first words of a short opener), which then decides at the next frame,
         quoting a key phrase of that class when one was heard, else the words that weighed most.
+        Words surely a machine's (the machine classes together) with no class sure enough stop people's
+        decisions and decide their likeliest class once no later words can name it better.
         A person's words stop machine decisions from timing (below machine-aggressive settings)
         but decide nothing: if the speech goes on, later words tell.
         """
