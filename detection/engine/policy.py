@@ -325,19 +325,22 @@ class Policy:
             self._business = None
         cls, p = reading.answered_by, reading.p
         item = _words_evidence(reading, phrases, cls)
-        if reading.p_of(MACHINE_CLASSES) >= WORDS_CLASS_P:
+        machine_p = reading.p_of(MACHINE_CLASSES)
+        if machine_p >= WORDS_CLASS_P:
             best = max(MACHINE_CLASSES, key=lambda c: reading.probabilities.get(c, 0.0))
             self._words_class = _words_evidence(reading, phrases, best)
-        needed = point.words_machine_p if may_decide else max(point.words_machine_p, WORDS_EARLY_MACHINE_P)
+
+        def bar(setting: float) -> float:  # the first words of a short opener need to be surer
+            return setting if may_decide else max(setting, WORDS_EARLY_MACHINE_P)
+
+        needed = bar(point.words_machine_p)
         if item.key_phrase:
             needed = min(needed, WORDS_WITH_PHRASE_P)
         if cls in MACHINE_CLASSES and p >= needed:
             self._phrases.append(item)
             self._unused_phrases.append(item)
             return True
-        machine_p = reading.p_of(MACHINE_CLASSES)
-        if machine_p >= (point.words_any_machine_p if may_decide
-                         else max(point.words_any_machine_p, WORDS_EARLY_MACHINE_P)):
+        if machine_p >= bar(point.words_any_machine_p):
             # surely a machine, most likely this one: decided now, or by later words naming the class surer
             self._machine_words = replace(self._words_class, machine_p=machine_p)
             return False
@@ -390,7 +393,8 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
-        person_ok = (p_machine is None or p_machine <= point.rule_human_max_p) and self._machine_words is None
+        machine_words = self._machine_words is not None  # words surely a machine's wait for their class
+        person_ok = (p_machine is None or p_machine <= point.rule_human_max_p) and not machine_words
         if (hold and self.words_in_flight and point.aggressiveness > HUMAN_SAFE_MAX_AGGRESSIVENESS
                 and total >= WORDS_HOLD_PERSON_SPEECH_MS and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
             return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
@@ -401,12 +405,12 @@ class Policy:
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
-        may_be_person = person_ok or business or (human_safe and self._machine_words is None)
+        may_be_person = person_ok or business or (human_safe and not machine_words)
         words_tell = not human_safe and hold and total >= GATEKEEPER_MIN_SPEECH_MS  # balanced, after a long opener
         if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
-                and 1.0 - p_machine >= point.model_human_p and self._machine_words is None):
+                and 1.0 - p_machine >= point.model_human_p and not machine_words):
             return self._human(timing, short=total <= point.human_max_speech_ms)
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
             if self._may_still_be_greeting(timing):

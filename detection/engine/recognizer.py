@@ -96,7 +96,8 @@ class Recognizer:
     """One Whisper model and a bounded worker pool, shared by the calls of a process."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, workers: int = DEFAULT_WORKERS,
-                 queue_per_worker: int = QUEUE_PER_WORKER, cpu_threads: int = CPU_THREADS) -> None:
+                 queue_per_worker: int = QUEUE_PER_WORKER, cpu_threads: int = CPU_THREADS,
+                 context_s: int = CONTEXT_S) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.model_dir = str(model_dir) if model_dir else default_model_dir()
@@ -106,6 +107,7 @@ class Recognizer:
             raise ValueError(f"Whisper model directory not found: {self.model_dir}")
         self.workers = workers
         self.cpu_threads = cpu_threads
+        self.context_s = context_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amd-recognizer")
         self._slots = threading.BoundedSemaphore(workers * (1 + queue_per_worker))
         self._model = None
@@ -135,7 +137,7 @@ class Recognizer:
         start = time.perf_counter()
         segments, _ = model.transcribe(ulaw_to_whisper(ulaw), language="en", beam_size=1, word_timestamps=True,
                                        condition_on_previous_text=False, vad_filter=False, temperature=0.0,
-                                       chunk_length=CONTEXT_S)
+                                       chunk_length=self.context_s)
         words = [(w.word.strip(), round(w.start * 1000), round(w.end * 1000))
                  for seg in segments for w in (seg.words or [])]
         return Transcript(words, (time.perf_counter() - start) * 1000, len(ulaw) * 1000 // SAMPLE_RATE)

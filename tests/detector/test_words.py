@@ -323,4 +323,3 @@ def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_is_not_a_
     assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # not clearly a person: the words in flight will tell
     assert decided[0.5, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
     assert decided[0.25, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # human-safe: the pause decides
-
