@@ -122,6 +122,8 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
 )
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
 WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
+WORDS_DOUBT_MACHINE_P = 0.2  # balanced: words this likely a machine's ("Hi, it's Maria." may open a greeting)...
+WORDS_DOUBT_SILENCE_MS = 500  # ...end a person's turn only after this much silence (a greeting's next sentence)
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
 WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
 # out-of-fold transcript on the train split reaches it with a key phrase of that class)
@@ -289,6 +291,7 @@ class Policy:
         self.words_pending = False  # words from a recognizer are expected for this call
         self.words_in_flight = False  # a transcription has been asked for and has not arrived
         self.p_machine: float | None = None  # the speech model's latest P(machine)
+        self._words_machine_p = 0.0  # P(any machine class) from the latest words
 
     # -- inputs ------------------------------------------------------------------------------------
     def add_phrase_evidence(self, phrase: str, start_ms: int, end_ms: int, answered_by: str | None = None) -> None:
@@ -325,7 +328,7 @@ class Policy:
             self._business = None
         cls, p = reading.answered_by, reading.p
         item = _words_evidence(reading, phrases, cls)
-        machine_p = reading.p_of(MACHINE_CLASSES)
+        machine_p = self._words_machine_p = reading.p_of(MACHINE_CLASSES)
         if machine_p >= WORDS_CLASS_P:
             best = max(MACHINE_CLASSES, key=lambda c: reading.probabilities.get(c, 0.0))
             self._words_class = _words_evidence(reading, phrases, best)
@@ -393,11 +396,28 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
+        balanced = HUMAN_SAFE_MAX_AGGRESSIVENESS < point.aggressiveness <= WORDS_WAIT_MAX_AGGRESSIVENESS
+        if (hold and self.words_in_flight and balanced and total >= WORDS_HOLD_PERSON_SPEECH_MS
+                and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
+            return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
+        if balanced and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS:
+            decision = None  # words that may be a greeting's first sentence: a person's turn waits for a longer pause
+        else:
+            decision = self._turn_over(timing, p_machine, hold, business)
+        if decision is not None:
+            return decision
+        if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
+            if self._may_still_be_greeting(timing):
+                return None
+            return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
+        return None
+
+    def _turn_over(self, timing: SpeechTiming, p_machine: float | None, hold: bool, business: bool) -> Decision | None:
+        """A person's decision when the pause after the speech ends their turn, else None."""
+        point = self.point
+        total, silence = timing.total_speech_ms, timing.silence_ms
         machine_words = self._machine_words is not None  # words surely a machine's wait for their class
         person_ok = (p_machine is None or p_machine <= point.rule_human_max_p) and not machine_words
-        if (hold and self.words_in_flight and point.aggressiveness > HUMAN_SAFE_MAX_AGGRESSIVENESS
-                and total >= WORDS_HOLD_PERSON_SPEECH_MS and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
-            return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
         if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
         if self._person_words is not None and silence >= (
@@ -412,10 +432,6 @@ class Policy:
         if (p_machine is not None and silence >= point.model_human_silence_ms
                 and 1.0 - p_machine >= point.model_human_p and not machine_words):
             return self._human(timing, short=total <= point.human_max_speech_ms)
-        if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
-            if self._may_still_be_greeting(timing):
-                return None
-            return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
         return None
 
     def _may_still_be_greeting(self, timing: SpeechTiming) -> bool:

@@ -323,3 +323,41 @@ def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_is_not_a_
     assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # not clearly a person: the words in flight will tell
     assert decided[0.5, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
     assert decided[0.25, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # human-safe: the pause decides
+
+
+def test_at_a_balanced_setting_words_that_may_open_a_greeting_make_a_persons_turn_wait_for_a_longer_pause():
+    from detection.engine.policy import WORDS_DOUBT_MACHINE_P, WORDS_DOUBT_SILENCE_MS
+
+    segments = [(300, 1100)]  # "Hi, it's Maria.": a short reply, or the first sentence of a greeting
+    maybe_greeting = {"human": 1.0 - WORDS_DOUBT_MACHINE_P - 0.05, "voicemail": WORDS_DOUBT_MACHINE_P + 0.05}
+    persons = {"human": 1.0 - WORDS_DOUBT_MACHINE_P + 0.05, "voicemail": WORDS_DOUBT_MACHINE_P - 0.05}
+    reply_pause = 1100 + Policy(0.5).point.human_silence_ms
+    assert reply_pause < 1100 + WORDS_DOUBT_SILENCE_MS
+    decided = {}
+    for a in (0.25, 0.5):
+        for name, probs in (("maybe greeting", maybe_greeting), ("person", persons)):
+            policy = Policy(a)
+            policy.add_words(_reading(probs, ("hi it's maria", 300, 1100)), may_decide=False)
+            decided[a, name] = policy
+    assert decided[0.5, "maybe greeting"].evaluate(segments, reply_pause) is None
+    assert decided[0.5, "maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS - 20) is None
+    late = decided[0.5, "maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS)
+    assert late.answered_by == "human" and "0.5s of silence" in late.reason  # no second sentence: a person
+    assert decided[0.5, "person"].evaluate(segments, reply_pause).answered_by == "human"  # no wait
+    human_safe = decided[0.25, "maybe greeting"]
+    assert human_safe.evaluate(segments, 1100 + human_safe.point.human_silence_ms).answered_by == "human"
+    # a second sentence that starts within the pause keeps the speech going: timing and later words tell
+    assert decided[0.5, "maybe greeting"].evaluate([(300, 1100), (1500, 2600)], 2600 + 380) is None
+
+
+def test_a_later_reading_replaces_the_doubt_of_an_earlier_one():
+    from detection.engine.policy import WORDS_DOUBT_MACHINE_P
+
+    segments, now = [(300, 1000), (1400, 1800)], 1800 + Policy(0.5).point.human_silence_ms  # 1.1 s: a reply
+    first_only, replaced = Policy(0.5), Policy(0.5)
+    for policy in (first_only, replaced):
+        policy.add_words(_reading({"human": 0.5, "voicemail": 0.5}, ("hi it's maria", 300, 1100)), may_decide=False)
+    replaced.add_words(_reading({"human": 0.95, "voicemail": 0.05}, ("who is this", 1400, 1800)))
+    assert 0.05 < WORDS_DOUBT_MACHINE_P
+    assert first_only.evaluate(segments, now) is None
+    assert replaced.evaluate(segments, now).answered_by == "human"
