@@ -168,6 +168,8 @@ class OperatingPoint:
     human_max_speech_ms: int  # longest reply that a short silence makes human
     human_silence_ms: int  # that short silence
     end_silence_ms: int  # silence that ends an opener shorter than a greeting
+    human_safe: bool  # a pause ends a person's turn whatever the speech model says
+    words_wait: bool  # decisions wait for pending words (with human_safe False: a balanced setting)
     guess_at_deadline: bool  # best guess (True) or unknown (False) at the deadline
     guess_machine_speech_ms: int  # speech above which a best guess says machine
     model_machine_p: float  # P(machine) at which the speech model says machine
@@ -193,6 +195,8 @@ class OperatingPoint:
             human_max_speech_ms=round(_lerp(HUMAN_MAX_SPEECH_MS_AT_0, HUMAN_MAX_SPEECH_MS_AT_1, a)),
             human_silence_ms=round(float(np.interp(a, knots_a, knots_ms))),
             end_silence_ms=round(_lerp(END_SILENCE_MS_AT_0, END_SILENCE_MS_AT_1, a)),
+            human_safe=a <= HUMAN_SAFE_MAX_AGGRESSIVENESS,
+            words_wait=a <= WORDS_WAIT_MAX_AGGRESSIVENESS,
             guess_at_deadline=a >= GUESS_MIN_AGGRESSIVENESS,
             guess_machine_speech_ms=round(machine * GUESS_MACHINE_FRACTION),
             model_machine_p=_knots(MODEL_MACHINE_P_KNOTS, a),
@@ -386,7 +390,7 @@ class Policy:
                 return self._no_speech(timing, call_progress_ms)
             return None
         p_machine = self._p_machine(timing, speech)
-        hold = self.words_pending and point.aggressiveness <= WORDS_WAIT_MAX_AGGRESSIVENESS
+        hold = self.words_pending and point.words_wait
         business = self._person_words is not None and not point.guess_at_deadline
         total = timing.total_speech_ms
         silence = timing.silence_ms
@@ -396,14 +400,13 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
-        balanced = HUMAN_SAFE_MAX_AGGRESSIVENESS < point.aggressiveness <= WORDS_WAIT_MAX_AGGRESSIVENESS
+        balanced = point.words_wait and not point.human_safe
         if (hold and self.words_in_flight and balanced and total >= WORDS_HOLD_PERSON_SPEECH_MS
                 and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
             return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
-        if balanced and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS:
-            decision = None  # words that may be a greeting's first sentence: a person's turn waits for a longer pause
-        else:
-            decision = self._turn_over(timing, p_machine, hold, business)
+        # words that may be a greeting's first sentence: a person's turn waits for a longer pause
+        doubt = balanced and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
+        decision = None if doubt else self._turn_over(timing, p_machine, hold, business)
         if decision is not None:
             return decision
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
@@ -424,9 +427,8 @@ class Policy:
                 point.human_silence_ms if self._person_p >= WORDS_PERSON_PAUSE_P else WORDS_PERSON_END_SILENCE_MS):
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
-        human_safe = point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS
-        may_be_person = person_ok or business or (human_safe and not machine_words)
-        words_tell = not human_safe and hold and total >= GATEKEEPER_MIN_SPEECH_MS  # balanced, after a long opener
+        may_be_person = person_ok or business or (point.human_safe and not machine_words)
+        words_tell = not point.human_safe and hold and total >= GATEKEEPER_MIN_SPEECH_MS  # balanced, long opener
         if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms
@@ -560,7 +562,7 @@ class Policy:
         reason = f"{head} followed by {seconds(silence)} of silence"
         words_say_human = self._person_words is not None and self._person_words.answered_by == "human"
         if (not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None and not words_say_human
-                and self.point.aggressiveness <= HUMAN_SAFE_MAX_AGGRESSIVENESS):
+                and self.point.human_safe):
             return Decision("human_gatekeeper", conf, timing.now_ms,
                             f"{reason}: a live greeting, longer than a reply, that waits for an answer", evidence)
         return self._person(Decision("human", conf, timing.now_ms, reason, evidence))
