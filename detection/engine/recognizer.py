@@ -38,6 +38,9 @@ QUEUE_PER_WORKER = 2  # requests waiting per worker before new ones are refused
 CPU_THREADS = 1  # CTranslate2 threads per transcription
 CONTEXT_S = 10  # audio window the encoder reads, padding included: the first 8 s need no more than Whisper's 30 s,
 # and the encoder's cost grows faster than its window (bench/recognizer_cpu.py: 3 s of audio, 0.77 → 0.20 s)
+TOKENS_PER_S = 20  # decoded tokens allowed per second of audio, plus TOKENS_BASE: Whisper sometimes loops on
+TOKENS_BASE = 20  # noisy audio ("5, 5, 5, …" for 1.3 s of speech, 112 words and 1.2-2.2 s of one core); the
+# fastest transcripts of the corpora read 8 words a second, about 12 tokens, so only loops are cut, to 0.3-0.9 s
 
 
 @dataclass
@@ -137,7 +140,7 @@ class Recognizer:
         start = time.perf_counter()
         segments, _ = model.transcribe(ulaw_to_whisper(ulaw), language="en", beam_size=1, word_timestamps=True,
                                        condition_on_previous_text=False, vad_filter=False, temperature=0.0,
-                                       chunk_length=self.context_s)
+                                       chunk_length=self.context_s, max_new_tokens=max_tokens(len(ulaw)))
         words = [(w.word.strip(), round(w.start * 1000), round(w.end * 1000))
                  for seg in segments for w in (seg.words or [])]
         return Transcript(words, (time.perf_counter() - start) * 1000, len(ulaw) * 1000 // SAMPLE_RATE)
@@ -169,6 +172,11 @@ class Recognizer:
             load_word_model()
 
         return self._pool.submit(load)
+
+
+def max_tokens(ulaw_bytes: int) -> int:
+    """The most tokens Whisper may decode for this much μ-law audio (a bound on a looping transcription)."""
+    return TOKENS_BASE + TOKENS_PER_S * ulaw_bytes // SAMPLE_RATE
 
 
 class RecognizerSession:

@@ -148,3 +148,25 @@ def test_the_encoder_reads_a_short_window_not_thirty_seconds_of_padding(recogniz
     transcript = recognizer.transcribe(_call(SCREENING)[: 6 * 8000])
     assert frames and max(frames) == CONTEXT_S * WHISPER_RATE // 160  # 10 ms mel frames, not Whisper's 3000
     assert "screening" in transcript.text.lower()  # the words are still there
+
+
+def test_the_decoder_is_bounded_by_the_length_of_the_audio(recognizer, monkeypatch):
+    # Whisper can loop on noisy audio ("5, 5, 5, ..." for a second of speech), holding a worker for seconds
+    from faster_whisper import WhisperModel
+
+    from detection.engine.recognizer import max_tokens
+
+    limits = []
+    transcribe = WhisperModel.transcribe
+
+    def spy(self, audio_in, **kwargs):
+        limits.append(kwargs.get("max_new_tokens"))
+        return transcribe(self, audio_in, **kwargs)
+
+    monkeypatch.setattr(WhisperModel, "transcribe", spy)
+    data = _call(IVR)
+    for seconds in (2, 8):
+        recognizer.transcribe(data[: seconds * 8000])
+    assert limits == [max_tokens(2 * 8000), max_tokens(8 * 8000)] and limits[0] < limits[1]
+    fastest = recognizer.transcribe(_call(IVR)[: 8 * 8000])  # a fast, wordy prompt is not cut short
+    assert "press" in fastest.text.lower() and len(fastest.words) * 1.5 < max_tokens(8 * 8000)

@@ -117,6 +117,20 @@ def test_ringback_is_not_a_beep_and_does_not_look_like_speech():
     assert not [e for e in det.decision.evidence if e["type"] == "speech"]
 
 
+@pytest.mark.parametrize("start_hz, glide_hz", [(440, 10), (455, -12), (470, 8)])
+def test_a_voice_harmonic_that_glides_is_not_a_beep(start_hz, glide_hz):
+    # a sustained vowel's harmonic can hold most of a block's energy near 440 Hz for 200 ms, but its
+    # frequency moves; an answering machine's beep is electronically steady
+    t = np.arange(synth.ms(200)) / 8000
+    phase = 2 * np.pi * (start_hz * t + glide_hz / 0.2 * t ** 2 / 2)
+    vowel = np.sin(phase) * synth.db_to_amp(-15) * np.sqrt(2)
+    x = synth.join(synth.silence(500), vowel, synth.silence(400))
+    x = x + synth.noise(len(x) / 8, -45)[: len(x)]
+    assert not [e for e in tone_events(x) if e.kind == "beep"]
+    steady = synth.join(synth.silence(500), synth.tone(start_hz, 200, -15), synth.silence(400))
+    assert [e.kind for e in tone_events(steady + synth.noise(len(x) / 8, -45)[: len(x)])] == ["beep"]
+
+
 @pytest.mark.parametrize("pair", [(350, 440), (480, 620)])
 def test_dial_and_busy_tones_are_not_beeps(pair):
     x = synth.join(synth.tone(pair, 500), synth.silence(500), synth.tone(pair, 500), synth.silence(500))
