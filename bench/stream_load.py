@@ -7,11 +7,11 @@ time (--realtime, 20 ms per frame) with calls arriving at --arrival-rate per sec
 per second the server sustained, its CPU time per frame, and the decision latency: wall time from
 sending the frame at which the detector decided (``decision_ms``) to receiving the ``amd`` event.
 Traffic goes only to loopback; the run is bounded by --streams (at most 500) and --time-limit, and
-stops by itself. The server's speech recognizer follows AMD_RECOGNIZER (off unless set to true).
+stops by itself. The server's speech recognizer follows AMD_RECOGNIZER (on unless set to false).
 
-    .venv/bin/python bench/stream_load.py --streams 200
-    .venv/bin/python bench/stream_load.py --streams 50 --realtime
-    AMD_RECOGNIZER=true .venv/bin/python bench/stream_load.py --streams 100 --realtime
+    AMD_RECOGNIZER=false .venv/bin/python bench/stream_load.py --streams 200
+    AMD_RECOGNIZER=false .venv/bin/python bench/stream_load.py --streams 50 --realtime
+    .venv/bin/python bench/stream_load.py --streams 40 --realtime --arrival-rate 4 --seconds 10
 """
 
 import argparse
@@ -265,9 +265,9 @@ def main():
           f"{len(pushes)} frames of 20 ms each ({args.seconds:g} s of audio)")
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} (other processes share the cores)")
     if server:
-        words = os.getenv("AMD_RECOGNIZER", "false").strip().lower() in {"1", "true", "yes", "on"}
+        words = os.getenv("AMD_RECOGNIZER", "true").strip().lower() in {"1", "true", "yes", "on"}
         print(f"server: one daphne, {'PostgreSQL' if args.database_url else 'SQLite'}, speech recognizer "
-              f"{'on (AMD_RECOGNIZER=true)' if words else 'off'}")
+              f"{'on' if words else 'off (AMD_RECOGNIZER=false)'}")
     print(f"completed: {len(results) - len(failed)}  failed: {len(failed)}  unfinished: {unfinished}")
     for r in failed[:3]:
         print(f"  failure: close {r.close_code} {r.error or ''}")
