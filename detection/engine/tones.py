@@ -183,9 +183,14 @@ class ToneRun:
         return self.share_sum / max(self.blocks, 1)
 
     @property
+    def drift_hz(self) -> float:
+        """How far the block estimates of the frequency spread."""
+        return self.freq_max - self.freq_min
+
+    @property
     def steady(self) -> bool:
         """True when the frequency has held still (a signalling tone rather than a voice harmonic)."""
-        return self.freq_max - self.freq_min <= TONE_MAX_DRIFT_HZ
+        return self.drift_hz <= TONE_MAX_DRIFT_HZ
 
     @property
     def confirmed(self) -> bool:
@@ -321,7 +326,7 @@ class ToneDetector:
         if (
             BEEP_MIN_HZ <= run.freq_hz <= BEEP_MAX_HZ
             and BEEP_MIN_MS <= run.duration_ms <= BEEP_MAX_MS
-            and run.freq_max - run.freq_min <= BEEP_MAX_DRIFT_HZ
+            and run.drift_hz <= BEEP_MAX_DRIFT_HZ
             and run.mean_share >= BEEP_MIN_SHARE
             and "beep" not in run.reported
             and not _near(run.freq_hz, FAX_CED_HZ, FAX_TONE_TOLERANCE_HZ)
