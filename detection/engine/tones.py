@@ -75,9 +75,9 @@ BEEP_MAX_HZ = 2050.0  # highest beep frequency accepted
 BEEP_MIN_MS = 150  # shortest beep
 BEEP_MAX_MS = 2000  # longer steady tones are not beeps
 BEEP_MIN_SHARE = 0.7  # mean energy share of a beep (sustained vowels stay lower)
-BEEP_MAX_DRIFT_HZ = 4.0  # a beep is electronically steady: on the corpus's beeps at 10-40 dB SNR the block
-# estimates spread at most 1.7 Hz (Asterisk's recorded beep 0.3 Hz); the vowel harmonics that pass the other
-# checks glide 6-15 Hz
+BEEP_MAX_DRIFT_HZ = 4.0  # a beep is electronically steady: on the corpora's beeps at 10-40 dB SNR the block
+# estimates spread at most 1.7 Hz (Asterisk's recorded beep 0.3 Hz); vowel harmonics that pass the other
+# checks glide 5.9 Hz or more (detection.lab.beep_audit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +216,17 @@ class ToneRun:
         self.dropout = 0
 
 
+def beep_shaped(run: ToneRun) -> bool:
+    """Whether a tone run has all a beep needs but a steady frequency: its range, length and purity, and
+    not a fax answer tone (``detection.lab.beep_audit`` measures the steadiness of such runs)."""
+    return (
+        BEEP_MIN_HZ <= run.freq_hz <= BEEP_MAX_HZ
+        and BEEP_MIN_MS <= run.duration_ms <= BEEP_MAX_MS
+        and run.mean_share >= BEEP_MIN_SHARE
+        and not _near(run.freq_hz, FAX_CED_HZ, FAX_TONE_TOLERANCE_HZ)
+    )
+
+
 def _near(freq: float, target: float, tolerance: float) -> bool:
     return abs(freq - target) <= tolerance
 
@@ -323,14 +334,7 @@ class ToneDetector:
         if run.blocks >= HISTORY_MIN_BLOCKS:
             self.history.append(run)
         events: list[ToneEvent] = []
-        if (
-            BEEP_MIN_HZ <= run.freq_hz <= BEEP_MAX_HZ
-            and BEEP_MIN_MS <= run.duration_ms <= BEEP_MAX_MS
-            and run.drift_hz <= BEEP_MAX_DRIFT_HZ
-            and run.mean_share >= BEEP_MIN_SHARE
-            and "beep" not in run.reported
-            and not _near(run.freq_hz, FAX_CED_HZ, FAX_TONE_TOLERANCE_HZ)
-        ):
+        if beep_shaped(run) and run.drift_hz <= BEEP_MAX_DRIFT_HZ and "beep" not in run.reported:
             run.reported.add("beep")
             events.append(ToneEvent("beep", run.start_ms, run.end_ms, (run.freq_hz,), run.mean_share))
         return events
