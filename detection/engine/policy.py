@@ -120,9 +120,10 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
     (GUESS_MIN_AGGRESSIVENESS, 1.01),  # machine-aggressive settings: timing decides, words only name the class
     (1.0, 1.01),
 )
-WORDS_HOLD_PERSON_SPEECH_MS = 700  # balanced settings (0.25 < a <= 0.5): an opener this long waits for words in flight
+WORDS_HOLD_PERSON_SPEECH_MS = 700  # where decisions wait for words (a <= 0.5), an opener this long waits for
+# the words in flight...
 WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
-WORDS_DOUBT_MACHINE_P = 0.2  # balanced: words this likely a machine's ("Hi, it's Maria." may open a greeting)...
+WORDS_DOUBT_MACHINE_P = 0.2  # (a <= 0.5) words this likely a machine's ("Hi, it's Maria." may open a greeting)...
 WORDS_DOUBT_SILENCE_MS = 500  # ...end a person's turn only after this much silence (a greeting's next sentence)
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
 WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the class was heard too (no person's
@@ -169,7 +170,7 @@ class OperatingPoint:
     human_silence_ms: int  # that short silence
     end_silence_ms: int  # silence that ends an opener shorter than a greeting
     human_safe: bool  # a pause ends a person's turn whatever the speech model says
-    words_wait: bool  # decisions wait for pending words (with human_safe False: a balanced setting)
+    words_wait: bool  # decisions wait for pending words (a <= 0.5)
     guess_at_deadline: bool  # best guess (True) or unknown (False) at the deadline
     guess_machine_speech_ms: int  # speech above which a best guess says machine
     model_machine_p: float  # P(machine) at which the speech model says machine
@@ -400,12 +401,11 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
-        balanced = point.words_wait and not point.human_safe
-        if (hold and self.words_in_flight and balanced and total >= WORDS_HOLD_PERSON_SPEECH_MS
+        if (hold and self.words_in_flight and total >= WORDS_HOLD_PERSON_SPEECH_MS
                 and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P)):
-            return None  # balanced: more than a "hello?", not clearly a person's, waits for the words
+            return None  # more than a "hello?", not clearly a person's: waits for the words in flight
         # words that may be a greeting's first sentence: a person's turn waits for a longer pause
-        doubt = balanced and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
+        doubt = point.words_wait and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
         decision = None if doubt else self._turn_over(timing, p_machine, hold, business)
         if decision is not None:
             return decision

@@ -308,46 +308,47 @@ class _Leaning:
         return self.p
 
 
-def test_a_balanced_setting_waits_for_words_in_flight_only_when_timing_is_not_a_persons():
+def test_settings_that_wait_for_words_wait_for_those_in_flight_only_when_timing_is_not_a_persons():
     from detection.engine.model import SpeechFeatures
     from detection.engine.policy import WORDS_HOLD_MIN_P
 
     segments = [(300, 1300)]  # a 1 s opener: more than a "hello?", short enough for the reply pause
-    now = 1300 + Policy(0.5).point.human_silence_ms
     decided = {}
-    for a in (0.25, 0.5):
+    for a in (0.0, 0.25, 0.5, 0.75):
         for p in (WORDS_HOLD_MIN_P - 0.2, WORDS_HOLD_MIN_P + 0.1):
             policy = Policy(a, model=_Leaning(p))
             policy.words_pending = policy.words_in_flight = True
-            decided[a, p] = policy.evaluate(segments, now, speech=SpeechFeatures())
-    assert decided[0.5, WORDS_HOLD_MIN_P + 0.1] is None  # not clearly a person: the words in flight will tell
-    assert decided[0.5, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
-    assert decided[0.25, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # human-safe: the pause decides
+            decided[a, p] = policy.evaluate(segments, 1300 + policy.point.human_silence_ms, speech=SpeechFeatures())
+    for a in (0.0, 0.25, 0.5):
+        assert decided[a, WORDS_HOLD_MIN_P + 0.1] is None  # not clearly a person: the words in flight will tell
+        assert decided[a, WORDS_HOLD_MIN_P - 0.2].answered_by == "human"  # a person's timing: no wait
+    assert decided[0.75, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # machine-aggressive: no words to wait for
 
 
-def test_at_a_balanced_setting_words_that_may_open_a_greeting_make_a_persons_turn_wait_for_a_longer_pause():
+def test_words_that_may_open_a_greeting_make_a_persons_turn_wait_for_a_longer_pause():
     from detection.engine.policy import WORDS_DOUBT_MACHINE_P, WORDS_DOUBT_SILENCE_MS
 
     segments = [(300, 1100)]  # "Hi, it's Maria.": a short reply, or the first sentence of a greeting
     maybe_greeting = {"human": 1.0 - WORDS_DOUBT_MACHINE_P - 0.05, "voicemail": WORDS_DOUBT_MACHINE_P + 0.05}
     persons = {"human": 1.0 - WORDS_DOUBT_MACHINE_P + 0.05, "voicemail": WORDS_DOUBT_MACHINE_P - 0.05}
-    reply_pause = 1100 + Policy(0.5).point.human_silence_ms
-    assert reply_pause < 1100 + WORDS_DOUBT_SILENCE_MS
-    decided = {}
-    for a in (0.25, 0.5):
+    for a in (0.0, 0.25, 0.5):
+        reply_pause = 1100 + Policy(a).point.human_silence_ms
+        assert reply_pause < 1100 + WORDS_DOUBT_SILENCE_MS
+        decided = {}
         for name, probs in (("maybe greeting", maybe_greeting), ("person", persons)):
-            policy = Policy(a)
-            policy.add_words(_reading(probs, ("hi it's maria", 300, 1100)), may_decide=False)
-            decided[a, name] = policy
-    assert decided[0.5, "maybe greeting"].evaluate(segments, reply_pause) is None
-    assert decided[0.5, "maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS - 20) is None
-    late = decided[0.5, "maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS)
-    assert late.answered_by == "human" and "0.5s of silence" in late.reason  # no second sentence: a person
-    assert decided[0.5, "person"].evaluate(segments, reply_pause).answered_by == "human"  # no wait
-    human_safe = decided[0.25, "maybe greeting"]
-    assert human_safe.evaluate(segments, 1100 + human_safe.point.human_silence_ms).answered_by == "human"
-    # a second sentence that starts within the pause keeps the speech going: timing and later words tell
-    assert decided[0.5, "maybe greeting"].evaluate([(300, 1100), (1500, 2600)], 2600 + 380) is None
+            decided[name] = Policy(a)
+            decided[name].add_words(_reading(probs, ("hi it's maria", 300, 1100)), may_decide=False)
+        assert decided["maybe greeting"].evaluate(segments, reply_pause) is None, a
+        assert decided["maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS - 20) is None, a
+        late = decided["maybe greeting"].evaluate(segments, 1100 + WORDS_DOUBT_SILENCE_MS)
+        assert late.answered_by == "human" and "0.5s of silence" in late.reason  # no second sentence: a person
+        assert decided["person"].evaluate(segments, reply_pause).answered_by == "human"  # no wait
+        # a second sentence that starts within the pause keeps the speech going: timing and later words tell
+        assert decided["maybe greeting"].evaluate([(300, 1100), (1500, 2600)], 2600 + 380) is None
+    # machine-aggressive settings decide by timing alone: the reply pause ends the turn
+    fast = Policy(0.75)
+    fast.add_words(_reading(maybe_greeting, ("hi it's maria", 300, 1100)), may_decide=False)
+    assert fast.evaluate(segments, 1100 + fast.point.human_silence_ms).answered_by == "human"
 
 
 def test_a_later_reading_replaces_the_doubt_of_an_earlier_one():
