@@ -430,7 +430,7 @@ class Policy:
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         may_be_person = person_ok or business or (point.human_safe and not machine_words)
-        words_tell = not point.human_safe and hold and total >= GATEKEEPER_MIN_SPEECH_MS  # balanced, long opener
+        words_tell = hold and total >= GATEKEEPER_MIN_SPEECH_MS  # a long opener: its words in hand or coming tell
         if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms

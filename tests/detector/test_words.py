@@ -366,3 +366,16 @@ def test_a_later_reading_replaces_the_doubt_of_an_earlier_one():
     assert 0.05 < WORDS_DOUBT_MACHINE_P
     assert first_only.evaluate(segments, now) is None
     assert replaced.evaluate(segments, now).answered_by == "human"
+
+
+def test_a_long_opener_ended_by_a_pause_waits_for_its_words_before_it_is_called_a_person():
+    # 3.5 s of speech and a pause: a receptionist waiting for an answer, or a greeting whose words will tell
+    # (human-safe settings; from 0.5 on, that much speech is already a machine's by timing)
+    segments = [(300, 3800)]
+    for a in (0.0, 0.25):
+        policy = Policy(a)
+        at = 3800 + policy.point.greeting_end_silence_ms
+        policy.words_pending = True  # more words are to be asked for (or are on their way)
+        assert policy.evaluate(segments, at) is None, a
+        policy.words_pending = False  # the words came and settled nothing
+        assert policy.evaluate(segments, at + 20).answered_by in ("human", "human_gatekeeper"), a
