@@ -171,7 +171,7 @@ class OperatingPoint:
     human_max_speech_ms: int  # longest reply that a short silence makes human
     human_silence_ms: int  # that short silence
     end_silence_ms: int  # silence that ends an opener shorter than a greeting
-    human_safe: bool  # a pause ends a person's turn whatever the speech model says
+    human_safe: bool  # a pause ends a person's turn whatever the speech model says (once the words asked for are in)
     words_wait: bool  # decisions wait for pending words (a <= 0.5)
     guess_at_deadline: bool  # best guess (True) or unknown (False) at the deadline
     guess_machine_speech_ms: int  # speech above which a best guess says machine
