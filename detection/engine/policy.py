@@ -123,8 +123,8 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # where decisions wait for words (a <= 0.5), an opener this long waits for
 # the words in flight...
 WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
-WORDS_HOLD_MAX_SILENCE_MS = 1000  # ...and no longer than this into the pause: on a loaded server, late words
-# must not leave a person on dead air (they come 0.5-0.7 s into it when the recognizer keeps up)
+WORDS_HOLD_MAX_SILENCE_MS = 1000  # every wait for words ends this far into the pause: on a loaded server, late
+# words must not leave a person on dead air (they come 0.3-0.7 s into it when the recognizer keeps up)
 WORDS_DOUBT_MACHINE_P = 0.2  # (a <= 0.5) words this likely a machine's ("Hi, it's Maria." may open a greeting)...
 WORDS_DOUBT_SILENCE_MS = 500  # ...end a person's turn only after this much silence (a greeting's next sentence)
 WORDS_EARLY_MACHINE_P = 0.9  # the first words of a short opener decide a machine class only this sure...
@@ -430,7 +430,8 @@ class Policy:
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         may_be_person = person_ok or business or (point.human_safe and not machine_words)
-        words_tell = hold and total >= GATEKEEPER_MIN_SPEECH_MS  # a long opener: its words in hand or coming tell
+        # a long opener: the words in hand or coming tell, if they come before the wait for words ends
+        words_tell = hold and total >= GATEKEEPER_MIN_SPEECH_MS and silence < WORDS_HOLD_MAX_SILENCE_MS
         if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms

@@ -379,3 +379,16 @@ def test_a_long_opener_ended_by_a_pause_waits_for_its_words_before_it_is_called_
         assert policy.evaluate(segments, at) is None, a
         policy.words_pending = False  # the words came and settled nothing
         assert policy.evaluate(segments, at + 20).answered_by in ("human", "human_gatekeeper"), a
+
+
+def test_the_words_of_a_long_opener_are_waited_for_no_longer_than_any_other_words():
+    from detection.engine.policy import WORDS_HOLD_MAX_SILENCE_MS
+
+    segments = [(300, 3800)]  # a receptionist's 3.5 s opener, and words still to come that are late
+    for a in (0.0, 0.25):
+        policy = Policy(a)
+        policy.words_pending = policy.words_in_flight = True
+        for silence in range(policy.point.greeting_end_silence_ms, WORDS_HOLD_MAX_SILENCE_MS, 20):
+            assert policy.evaluate(segments, 3800 + silence) is None, (a, silence)
+        late = policy.evaluate(segments, 3800 + WORDS_HOLD_MAX_SILENCE_MS)
+        assert late is not None and late.answered_by in ("human", "human_gatekeeper"), a
