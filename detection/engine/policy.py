@@ -123,6 +123,8 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # where decisions wait for words (a <= 0.5), an opener this long waits for
 # the words in flight...
 WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
+WORDS_HOLD_ANY_SPEECH_MS = 1600  # ...but an opener this long waits for them whatever the model says: a sentence
+# this long is worth its words, and a greeting recorded in a real voice can sound like a person to the model
 WORDS_HOLD_MAX_SILENCE_MS = 1000  # every wait for words ends this far into the pause: on a loaded server, late
 # words must not leave a person on dead air (they come 0.3-0.7 s into it when the recognizer keeps up)
 WORDS_DOUBT_MACHINE_P = 0.2  # (a <= 0.5) words this likely a machine's ("Hi, it's Maria." may open a greeting)...
@@ -404,7 +406,8 @@ class Policy:
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
         if (hold and self.words_in_flight and total >= WORDS_HOLD_PERSON_SPEECH_MS
-                and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P) and silence < WORDS_HOLD_MAX_SILENCE_MS):
+                and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P or total >= WORDS_HOLD_ANY_SPEECH_MS)
+                and silence < WORDS_HOLD_MAX_SILENCE_MS):
             return None  # more than a "hello?", not clearly a person's: waits for the words in flight
         # words that may be a greeting's first sentence: a person's turn waits for a longer pause
         doubt = point.words_wait and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS

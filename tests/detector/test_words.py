@@ -329,6 +329,25 @@ def test_settings_that_wait_for_words_wait_for_those_in_flight_only_when_timing_
     assert decided[0.75, WORDS_HOLD_MIN_P + 0.1].answered_by == "human"  # machine-aggressive: no words to wait for
 
 
+def test_a_whole_sentence_waits_for_its_words_in_flight_even_when_the_speech_model_says_person():
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import WORDS_HOLD_ANY_SPEECH_MS, WORDS_HOLD_MAX_SILENCE_MS
+
+    for length, waits in ((WORDS_HOLD_ANY_SPEECH_MS - 100, False), (WORDS_HOLD_ANY_SPEECH_MS, True)):
+        segments = [(300, 300 + length)]
+        end = segments[-1][1]
+        for a in (0.0, 0.25, 0.5, 0.75):
+            policy = Policy(a, model=_Leaning(0.01))  # the speech model is sure it is a person
+            policy.words_pending = policy.words_in_flight = True
+            decided = policy.evaluate(segments, end + 400, speech=SpeechFeatures())  # the model's pause is 200 ms
+            if waits and a <= 0.5:
+                assert decided is None, (length, a)
+                late = policy.evaluate(segments, end + WORDS_HOLD_MAX_SILENCE_MS, speech=SpeechFeatures())
+                assert late.answered_by == "human", (length, a)
+            else:
+                assert decided is not None and decided.answered_by == "human", (length, a)
+
+
 def test_words_that_may_open_a_greeting_make_a_persons_turn_wait_for_a_longer_pause():
     from detection.engine.policy import WORDS_DOUBT_MACHINE_P, WORDS_DOUBT_SILENCE_MS
 
