@@ -32,23 +32,23 @@ def test_the_shipped_model_loads_and_gives_probabilities_that_sum_to_one():
     assert DEFAULT_MODEL.stat().st_size < 4_000_000
 
 
-def test_the_model_separates_a_reply_from_a_long_greeting():
+def test_the_model_separates_a_reply_from_a_long_greeting(greeting_clips, hello_clips):
+    """Streamed features: every "hello?" 900 ms into its pause scores below every greeting 3 s in."""
+    from detection.lab.train import trace
+
     model = load_default()
-    reply = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
-    values = {"since_onset_ms": 1400, "onset_ms": 600, "total_speech_ms": 500, "segments": 1, "utterances": 1,
-              "first_utterance_ms": 500, "first_pause_ms": 900, "latest_utterance_ms": 500, "silence_ms": 900,
-              "density": 0.36, "mean_segment_ms": 500, "longest_segment_ms": 500, "level_std_db": 5, "snr_db": 25,
-              "flatness": 0.2}
-    for name, value in values.items():
-        reply[FEATURE_NAMES.index(name)] = value
-    greeting = reply.copy()
-    for name, value in {"since_onset_ms": 4000, "total_speech_ms": 3600, "segments": 6, "utterances": 3,
-                        "first_utterance_ms": 1500, "first_pause_ms": 300, "latest_utterance_ms": 1200,
-                        "silence_ms": 0, "density": 0.9, "mean_segment_ms": 600, "longest_segment_ms": 1100,
-                        "longest_pause_ms": 300}.items():
-        greeting[FEATURE_NAMES.index(name)] = value
-    p_reply, p_greeting = model.predict(np.stack([reply, greeting]))[:, 1]
-    assert p_reply < 0.2 < 0.8 < p_greeting
+
+    def p_machine_at(clip, seed: int, moment) -> float:
+        x, bounds = synth.call(clip, level_dbfs=-22, snr_db=30, seed=seed)
+        rows = trace(synth.encode(x))
+        at = moment(*bounds)
+        return model.p_machine(min(rows, key=lambda row: abs(row[0] - at))[1])
+
+    replies = [p_machine_at(clip, i, lambda start, end: end + 900) for i, (_, clip) in enumerate(hello_clips)]
+    greetings = [p_machine_at(clip, i, lambda start, end: start + 3000) for i, (_, clip) in enumerate(greeting_clips)]
+    assert max(replies) < 0.05
+    assert max(replies) < min(greetings)
+    assert np.median(greetings) > 0.6
 
 
 def test_the_engine_imports_no_training_or_recognizer_library():
