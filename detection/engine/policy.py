@@ -408,7 +408,7 @@ class Policy:
         if (hold and self.words_in_flight and total >= WORDS_HOLD_PERSON_SPEECH_MS
                 and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P or total >= WORDS_HOLD_ANY_SPEECH_MS)
                 and silence < WORDS_HOLD_MAX_SILENCE_MS):
-            return None  # more than a "hello?", not clearly a person's: waits for the words in flight
+            return None  # more than a "hello?" and not clearly a person's, or a whole sentence: its words tell
         # words that may be a greeting's first sentence: a person's turn waits for a longer pause
         doubt = point.words_wait and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
         decision = None if doubt else self._turn_over(timing, p_machine, hold, business)
