@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 
 from accounts.models import ApiKey
 
@@ -21,7 +22,7 @@ def test_admin_creates_a_key_and_shows_the_secret_once(staff_client, tenant):
     assert key.scopes == ["amd:detect", "amd:read"]
     listing = staff_client.get("/admin/accounts/apikey/").content.decode()
     assert token not in listing and key.masked in listing
-    assert token not in staff_client.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
+    assert token not in staff_client.get(f"/admin/accounts/apikey/{quote(key.pk)}/change/").content.decode()
     api = tenant.client(token)
     assert api.get("/v1/me").status_code == 200
 
