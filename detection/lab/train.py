@@ -117,6 +117,10 @@ def export(model, out_dir: Path, meta: dict) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     onx = to_onnx(model, initial_types=[("features", FloatTensorType([None, len(FEATURE_NAMES)]))],
                   options={id(model): {"zipmap": False}}, target_opset=17)
+    imports = sorted((item.domain, item.version) for item in onx.opset_import)  # converters list them in any order
+    del onx.opset_import[:]
+    for domain, version in imports:
+        onx.opset_import.add(domain=domain, version=version)
     path = out_dir / "speech_timing.onnx"
     path.write_bytes(onx.SerializeToString())
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
