@@ -405,13 +405,13 @@ class Policy:
             if (p_machine is not None and p_machine >= point.model_machine_p
                     and now_ms - timing.onset_ms >= point.model_machine_min_ms):
                 return self._machine_speech(timing, p_machine)
-        if (hold and self.words_in_flight and total >= WORDS_HOLD_PERSON_SPEECH_MS
-                and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P or total >= WORDS_HOLD_ANY_SPEECH_MS)
-                and silence < WORDS_HOLD_MAX_SILENCE_MS):
+        waiting = hold and silence < WORDS_HOLD_MAX_SILENCE_MS  # a person may wait for words this long at most
+        if (waiting and self.words_in_flight and total >= WORDS_HOLD_PERSON_SPEECH_MS
+                and (p_machine is None or p_machine >= WORDS_HOLD_MIN_P or total >= WORDS_HOLD_ANY_SPEECH_MS)):
             return None  # more than a "hello?" and not clearly a person's, or a whole sentence: its words tell
         # words that may be a greeting's first sentence: a person's turn waits for a longer pause
         doubt = point.words_wait and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
-        decision = None if doubt else self._turn_over(timing, p_machine, hold, business)
+        decision = None if doubt else self._turn_over(timing, p_machine, waiting, business)
         if decision is not None:
             return decision
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
@@ -420,8 +420,10 @@ class Policy:
             return self._best_reading(timing, at_deadline=True, call_progress_ms=call_progress_ms)
         return None
 
-    def _turn_over(self, timing: SpeechTiming, p_machine: float | None, hold: bool, business: bool) -> Decision | None:
-        """A person's decision when the pause after the speech ends their turn, else None."""
+    def _turn_over(self, timing: SpeechTiming, p_machine: float | None, waiting: bool,
+                   business: bool) -> Decision | None:
+        """A person's decision when the pause after the speech ends their turn, else None (``waiting``: words
+        are expected and the wait for them has not run out)."""
         point = self.point
         total, silence = timing.total_speech_ms, timing.silence_ms
         machine_words = self._machine_words is not None  # words surely a machine's wait for their class
@@ -433,8 +435,7 @@ class Policy:
             return self._human(timing, short=False)  # a person's words and a reply pause: the turn is over
         end_silence = point.greeting_end_silence_ms if total >= GATEKEEPER_MIN_SPEECH_MS else point.end_silence_ms
         may_be_person = person_ok or business or (point.human_safe and not machine_words)
-        # a long opener: the words in hand or coming tell, if they come before the wait for words ends
-        words_tell = hold and total >= GATEKEEPER_MIN_SPEECH_MS and silence < WORDS_HOLD_MAX_SILENCE_MS
+        words_tell = waiting and total >= GATEKEEPER_MIN_SPEECH_MS  # a long opener: the words in hand or coming tell
         if silence >= end_silence and may_be_person and not words_tell:
             return self._human(timing, short=False)
         if (p_machine is not None and silence >= point.model_human_silence_ms

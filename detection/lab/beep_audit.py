@@ -24,7 +24,6 @@ from .corpus import load_labels
 
 MATCH_MS = 150  # a beep-shaped run starting this close to the labelled beep is that beep
 NOT_SPEECH = {"sit_invalid", "fax", "silence"}  # their tones are not beeps and they have no speech
-FRAME = 160
 SHOWN = 12  # the steadiest beep-shaped speech runs are listed
 
 
@@ -44,8 +43,9 @@ class _Recorder(tones.ToneDetector):
 def clip_runs(samples: np.ndarray) -> list[tones.ToneRun]:
     """The beep-shaped tone runs of one clip (float samples at 8 kHz)."""
     detector = _Recorder()
-    for start in range(0, len(samples) - FRAME + 1, FRAME):
-        detector.process(samples[start : start + FRAME], (start + FRAME) // 8)
+    frame = tones.FRAME_SAMPLES
+    for index, start in enumerate(range(0, len(samples) - frame + 1, frame)):
+        detector.process(samples[start : start + frame], (index + 1) * tones.FRAME_MS)
     detector.flush()
     return detector.beep_shaped
 
