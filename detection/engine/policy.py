@@ -53,7 +53,8 @@ HUMAN_MAX_SPEECH_MS_AT_1 = 1000  # the same at full aggressiveness
 HUMAN_SILENCE_MS_KNOTS = (  # (aggressiveness, silence after a short reply that means a person is waiting)
     (0.0, 220),  # human-safe: answer within about 0.3 s of the end of "hello?"
     (0.25, 220),
-    (0.5, 360),  # longer than the comma pause in "Hi, ... you've reached"
+    (0.5, 320),  # longer than the comma pause in "Hi, ... you've reached"; short enough that a reply is
+    # answered within 300 ms (p50) however late the words of longer openers come
     (1.0, 560),
 )
 END_SILENCE_MS_AT_0 = 800  # silence that ends any opener shorter than a greeting: a person (human-safe)

@@ -214,6 +214,26 @@ def test_the_deadline_gives_a_best_guess_when_aggressive():
     assert decision.confidence < 0.75
 
 
+class _Unsure:
+    """A speech model that cannot tell (P(machine) 0.5), as for a reply that starts when greetings do."""
+
+    def p_machine(self, features) -> float:
+        return 0.5
+
+
+def test_a_reply_the_model_cannot_place_is_a_person_320ms_into_its_pause_at_0_5():
+    """At 0.5 most replies end by the short pause, so it sets the human p50 (300 ms after the reply)."""
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import Policy
+
+    segments = [(600, 1100)]  # a 0.5 s "hello?"
+    policy = Policy(0.5, model=_Unsure())
+    assert policy.evaluate(segments, 1100 + 300, speech=SpeechFeatures()) is None  # a comma pause is shorter
+    decision = policy.evaluate(segments, 1100 + 320, speech=SpeechFeatures())
+    assert decision.answered_by == "human", decision
+    assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.3s of silence"
+
+
 # -- stream mechanics ----------------------------------------------------------------------------------
 
 
