@@ -41,7 +41,7 @@ OBSERVATION_MS_KNOTS = (  # (aggressiveness, speech heard from onset before the 
     (1.0, SPEECH_OBSERVATION_MS),
 )
 HUMAN_SAFE_MAX_AGGRESSIVENESS = 0.25  # up to here a pause ends a person's turn whatever the model says
-GATEKEEPER_MIN_SPEECH_MS = 3000  # an opener this long ended by silence is a receptionist's (when human-safe)
+GATEKEEPER_MIN_SPEECH_MS = 3000  # a person whose opener ran this long before the pause is a receptionist
 GREETING_END_SILENCE_MS_KNOTS = (  # (aggressiveness, silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more)
     (0.0, 550),  # human-safe: a receptionist waits about half a second for the answer to "how can I help you?"
     (0.25, 550),
@@ -569,8 +569,7 @@ class Policy:
                     f"in {len(timing.segments)} parts)")
         reason = f"{head} followed by {seconds(silence)} of silence"
         words_say_human = self._person_words is not None and self._person_words.answered_by == "human"
-        if (not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None and not words_say_human
-                and self.point.human_safe):
+        if not short and total >= GATEKEEPER_MIN_SPEECH_MS and self._business is None and not words_say_human:
             return Decision("human_gatekeeper", conf, timing.now_ms,
                             f"{reason}: a live greeting, longer than a reply, that waits for an answer", evidence)
         return self._person(Decision("human", conf, timing.now_ms, reason, evidence))

@@ -234,6 +234,26 @@ def test_a_reply_the_model_cannot_place_is_a_person_320ms_into_its_pause_at_0_5(
     assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.3s of silence"
 
 
+def test_a_person_whose_opener_ran_3s_is_a_receptionist_at_any_setting():
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import GATEKEEPER_MIN_SPEECH_MS, Policy
+
+    class Leaning:  # the speech model leans person, as it does for a receptionist who waits
+        def p_machine(self, features) -> float:
+            return 0.1
+
+    long, short = [(500, 500 + GATEKEEPER_MIN_SPEECH_MS)], [(500, 500 + GATEKEEPER_MIN_SPEECH_MS - 200)]
+    for a in (0.0, 0.5, 0.75):  # (at 1, 3 s of speech is a greeting whatever the model says)
+        decided = {}
+        for name, segments in (("long", long), ("short", short)):
+            policy, end = Policy(a, model=Leaning()), segments[-1][1]
+            decided[name] = next(d for now in range(end + 20, end + 2000, 20)
+                                 if (d := policy.evaluate(segments, now, speech=SpeechFeatures())) is not None)
+        assert decided["long"].answered_by == "human_gatekeeper", (a, decided["long"])
+        assert decided["long"].reason.endswith(": a live greeting, longer than a reply, that waits for an answer")
+        assert decided["short"].answered_by == "human", (a, decided["short"])
+
+
 # -- stream mechanics ----------------------------------------------------------------------------------
 
 
