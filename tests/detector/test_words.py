@@ -110,6 +110,24 @@ def test_machine_words_decide_only_when_sure_enough_for_the_setting():
         assert any(e["type"] == "phrase" and e["p"] == 0.7 for e in decided[a].evidence)
 
 
+def test_at_0_5_a_class_the_words_are_not_70_percent_sure_of_waits_for_later_words_to_name_it():
+    """No time target for machines at 0.5: "the person you're calling is unavailable" opens a voicemail
+    greeting and a Live Voicemail prompt alike, and the words that follow tell which."""
+    probs = {"voicemail": 0.65, "live_voicemail": 0.15, "human": 0.2}  # machines together 0.80: not sure either
+    segments = [(300, 2400)]
+    decided = {}
+    for a in (0.5, 0.75):
+        policy = Policy(a)
+        policy.add_words(_reading(probs, ("is unavailable", 1300, 2000)))
+        policy.words_pending = True
+        decided[a] = policy, policy.evaluate(segments, 2500)
+    assert decided[0.75][1].answered_by == "voicemail"  # machine-aggressive: the likeliest class now
+    waiting, decision = decided[0.5]
+    assert decision is None
+    waiting.add_words(_reading({"live_voicemail": 0.85, "voicemail": 0.1, "human": 0.05}, ("as you speak", 3000, 3600)))
+    assert waiting.evaluate([(300, 3700)], 3800).answered_by == "live_voicemail"
+
+
 def test_words_surely_a_machines_decide_their_likeliest_class_once_no_later_words_can_name_it_better():
     from detection.engine.policy import WORDS_ANY_MACHINE_P_KNOTS
 
