@@ -128,6 +128,23 @@ def test_at_0_5_a_class_the_words_are_not_70_percent_sure_of_waits_for_later_wor
     assert waiting.evaluate([(300, 3700)], 3800).answered_by == "live_voicemail"
 
 
+def test_the_first_words_of_a_short_opener_need_to_be_surer_of_a_machine_class():
+    from detection.engine.policy import WORDS_EARLY_MACHINE_P
+
+    segments = [(300, 1300)]
+    bar = Policy(0.5).point.words_machine_p
+    assert bar < WORDS_EARLY_MACHINE_P <= 0.8
+    for p, early, later in ((bar + 0.02, None, "voicemail"), (WORDS_EARLY_MACHINE_P + 0.01, "voicemail", "voicemail")):
+        probs = {"voicemail": p, "human": 1.0 - p}
+        decided = {}
+        for may_decide in (False, True):
+            policy = Policy(0.5)
+            policy.add_words(_reading(probs, ("hi you've reached", 300, 1300)), may_decide=may_decide)
+            decision = policy.evaluate(segments, 1400)
+            decided[may_decide] = decision and decision.answered_by
+        assert decided == {False: early, True: later}, (p, decided)
+
+
 def test_words_surely_a_machines_decide_their_likeliest_class_once_no_later_words_can_name_it_better():
     from detection.engine.policy import WORDS_ANY_MACHINE_P_KNOTS
 
