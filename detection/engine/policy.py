@@ -123,7 +123,7 @@ WORDS_PERSON_P_KNOTS = (  # (aggressiveness, P(human or human_gatekeeper) from t
 )
 WORDS_HOLD_PERSON_SPEECH_MS = 700  # where decisions wait for words (a <= 0.5), an opener this long waits for
 # the words in flight...
-WORDS_HOLD_MIN_P = 0.3  # ...unless the speech model says person (P(machine) below this): then the pause tells
+WORDS_HOLD_MIN_P = 0.1  # ...unless the speech model says person (P(machine) below this): then the pause tells
 WORDS_HOLD_ANY_SPEECH_MS = 1600  # ...but an opener this long waits for them whatever the model says: a sentence
 # this long is worth its words, and a greeting recorded in a real voice can sound like a person to the model
 WORDS_HOLD_MAX_SILENCE_MS = 1000  # every wait for words ends this far into the pause: on a loaded server, late
