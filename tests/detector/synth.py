@@ -1,4 +1,5 @@
-"""Test signals for the detector: tones, noise, telephone channel, synthetic and recorded speech."""
+"""Test signals for the detector: tones, noise, telephone channel, synthetic and recorded speech; and a
+speech model that always says the same."""
 
 from __future__ import annotations
 
@@ -210,3 +211,13 @@ def call(speech: np.ndarray, lead_ms: float = 600, tail_ms: float = 4000, level_
     signal = join(silence(lead_ms), clean, silence(tail_ms))
     floor = noise(len(signal) * 1000 / RATE, level_dbfs - snr_db, kind, seed)[: len(signal)]
     return signal + floor, (int(lead_ms) + start, int(lead_ms) + end)
+
+
+class Leaning:
+    """A speech model that always gives the same P(machine)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def p_machine(self, features) -> float:
+        return self.p

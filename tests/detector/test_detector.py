@@ -214,23 +214,13 @@ def test_the_deadline_gives_a_best_guess_when_aggressive():
     assert decision.confidence < 0.75
 
 
-class _Leaning:
-    """A speech model that always gives the same P(machine)."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def p_machine(self, features) -> float:
-        return self.p
-
-
 def test_a_reply_the_model_cannot_place_is_a_person_320ms_into_its_pause_at_0_5():
     """At 0.5 most replies end by the short pause, so it sets the human p50 (300 ms after the reply)."""
     from detection.engine.model import SpeechFeatures
     from detection.engine.policy import Policy
 
     segments = [(600, 1100)]  # a 0.5 s "hello?"
-    policy = Policy(0.5, model=_Leaning(0.5))  # the model cannot tell, as for a reply that starts when greetings do
+    policy = Policy(0.5, model=synth.Leaning(0.5))  # the model cannot tell: a reply that starts when greetings do
     assert policy.evaluate(segments, 1100 + 300, speech=SpeechFeatures()) is None  # a comma pause is shorter
     decision = policy.evaluate(segments, 1100 + 320, speech=SpeechFeatures())
     assert decision.answered_by == "human", decision
@@ -245,7 +235,7 @@ def test_a_person_whose_opener_ran_3s_is_a_receptionist_at_any_setting():
     for a in (0.0, 0.5, 0.75):  # (at 1, 3 s of speech is a greeting whatever the model says)
         decided = {}
         for name, segments in (("long", long), ("short", short)):
-            policy, end = Policy(a, model=_Leaning(0.1)), segments[-1][1]  # leaning person, as for a receptionist
+            policy, end = Policy(a, model=synth.Leaning(0.1)), segments[-1][1]  # leaning person, as for a receptionist
             decided[name] = next(d for now in range(end + 20, end + 2000, 20)
                                  if (d := policy.evaluate(segments, now, speech=SpeechFeatures())) is not None)
         assert decided["long"].answered_by == "human_gatekeeper", (a, decided["long"])

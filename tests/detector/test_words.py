@@ -18,6 +18,8 @@ from detection.engine.words import (
     word_ngrams,
 )
 
+from . import synth
+
 
 def timed(text: str, start_ms: int = 500, step_ms: int = 300) -> list[tuple[str, int, int]]:
     return [(w, start_ms + i * step_ms, start_ms + (i + 1) * step_ms) for i, w in enumerate(text.split())]
@@ -235,7 +237,6 @@ def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio()
     from detection.engine import Detector, audio
     from detection.engine.recognizer import OfflineSession, Transcript
 
-    from . import synth
 
     if not synth.HAVE_FLITE:
         pytest.skip("flite is needed")
@@ -267,7 +268,6 @@ def test_machine_aggressive_settings_decide_without_asking_for_words():
     from detection.engine import Detector, audio
     from detection.engine.recognizer import OfflineSession, Transcript
 
-    from . import synth
 
     if not synth.HAVE_FLITE:
         pytest.skip("flite is needed")
@@ -289,7 +289,6 @@ def test_the_reason_says_when_words_were_wanted_but_the_recognizer_was_off_or_fa
     from detection.engine import Detector, audio
     from detection.engine.recognizer import OfflineSession
 
-    from . import synth
 
     if not synth.HAVE_FLITE:
         pytest.skip("flite is needed")
@@ -333,16 +332,6 @@ def test_words_surely_a_persons_end_the_turn_at_a_reply_pause():
     assert none.evaluate(segments, 2700 + none.point.end_silence_ms).answered_by == "human"
 
 
-class _Leaning:
-    """A speech model that always gives the same P(machine)."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def p_machine(self, features) -> float:
-        return self.p
-
-
 def test_settings_that_wait_for_words_wait_for_those_in_flight_only_when_timing_is_not_a_persons():
     from detection.engine.model import SpeechFeatures
     from detection.engine.policy import WORDS_HOLD_MAX_SILENCE_MS, WORDS_HOLD_MIN_P
@@ -352,7 +341,7 @@ def test_settings_that_wait_for_words_wait_for_those_in_flight_only_when_timing_
     decided, policies = {}, {}
     for a in (0.0, 0.25, 0.5, 0.75):
         for p in (WORDS_HOLD_MIN_P / 2, unsure):
-            policy = policies[a, p] = Policy(a, model=_Leaning(p))
+            policy = policies[a, p] = Policy(a, model=synth.Leaning(p))
             policy.words_pending = policy.words_in_flight = True
             decided[a, p] = policy.evaluate(segments, 1300 + policy.point.human_silence_ms, speech=SpeechFeatures())
     for a in (0.0, 0.25, 0.5):
@@ -373,7 +362,7 @@ def test_a_whole_sentence_waits_for_its_words_in_flight_even_when_the_speech_mod
         segments = [(300, 300 + length)]
         end = segments[-1][1]
         for a in (0.0, 0.25, 0.5, 0.75):
-            policy = Policy(a, model=_Leaning(0.01))  # the speech model is sure it is a person
+            policy = Policy(a, model=synth.Leaning(0.01))  # the speech model is sure it is a person
             policy.words_pending = policy.words_in_flight = True
             decided = policy.evaluate(segments, end + 400, speech=SpeechFeatures())  # the model's pause is 200 ms
             if waits and a <= 0.5:
