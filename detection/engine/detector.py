@@ -29,7 +29,8 @@ WORDS_AGAIN_AT_MS = 8000  # words that did not settle the call: ask again for th
 WORDS_AGAIN_AFTER_SPEECH_MS = 3000  # ...or sooner, once this much speech has ended in...
 WORDS_AGAIN_PAUSE_MS = 400  # ...this much silence (the end of a greeting, or of a long opener)
 WORDS_AGAIN_NEW_AUDIO_MS = 1500  # a new request needs at least this much more audio than the previous one
-WORDS_MAX_REQUESTS = 3  # transcriptions per call at most
+WORDS_MAX_REQUESTS = 4  # transcriptions per call at most (a fourth, 1.5 s or more after the third, names the class of
+# long prompts whose first seconds left it unsure)
 WORDS_MAX_AUDIO_MS = WORDS_AGAIN_AT_MS  # audio kept for the recognizer (the words of the first seconds are enough)
 WORDS_MAX_WAIT_MS = 2500  # words arriving later than this after the request are given up
 WITHOUT_WORDS_NOTE = " (speech recognizer busy: decided without words)"

@@ -436,3 +436,38 @@ def test_the_words_of_a_long_opener_are_waited_for_no_longer_than_any_other_word
             assert policy.evaluate(segments, 3800 + silence) is None, (a, silence)
         late = policy.evaluate(segments, 3800 + WORDS_HOLD_MAX_SILENCE_MS)
         assert late is not None and late.answered_by in ("human", "human_gatekeeper"), a
+
+
+def test_a_menu_whose_words_stay_unsure_is_transcribed_up_to_four_times():
+    from detection.engine import Detector, audio
+    from detection.engine.recognizer import OfflineSession, Transcript
+    from detection.engine.words import WordReading
+
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    text = ("Thank you for calling. Please listen carefully, as our menu options have changed. For sales press one. "
+            "For support press two. For billing press three. For all other questions, stay on the line.")
+    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)[0])
+    heard = []
+
+    def transcribe(ulaw: bytes) -> Transcript:
+        heard.append(len(ulaw) // 8)
+        said = "thank you for calling" if len(heard) < 4 else "thank you for calling for billing press three"
+        return Transcript(timed(said), cpu_ms=300.0)
+
+    class Words:  # surely a machine's, leaning voicemail, until the menu's options are heard
+        def read(self, words):
+            probs = ({"ivr": 0.9, "voicemail": 0.05, "human": 0.05} if any(w == "billing" for w, *_ in words)
+                     else {"voicemail": 0.45, "ivr": 0.42, "human": 0.13})
+            best = max(probs, key=probs.get)
+            return WordReading(probs, best, probs[best], words[0][0], words[0][1], words[-1][2])
+
+    session = OfflineSession(transcribe)
+    det = Detector(0.5, recognizer=session, word_model=Words())
+    for payload, ts in audio.frames(data):
+        det.push(payload, ts)
+        if det.decision is not None:
+            break
+    assert session.requests == 4, heard
+    assert all(later >= earlier + 1500 for earlier, later in zip(heard[:-1], heard[1:], strict=True)), heard
+    assert det.decision.answered_by == "ivr", det.decision.reason
