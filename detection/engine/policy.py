@@ -139,6 +139,14 @@ WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's
 WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
 WORDS_CLASS_P = 0.5  # the words' P(any machine class) above which their best machine class names a timing machine
 PERSON_CLASSES = frozenset({"human", "human_gatekeeper"})
+MACHINE_CLASS_SHARES = {  # how often each machine class answers, relatively: the word classifier is trained with
+    # balanced classes, so when words surely a machine's name no class surely, the likeliest is weighed by these
+    # (the corpus's class shares: a carrier or personal voicemail is about five times as common as Live Voicemail)
+    "voicemail": 0.24,
+    "live_voicemail": 0.05,
+    "screening": 0.08,
+    "ivr": 0.08,
+}
 
 MESSAGE_END_SILENCE_MS = 1500  # silence after a greeting that ends the message without a beep
 MESSAGE_END_TIMEOUT_MS = 30000  # watch for the end of the message this long at most (Twilio's default)
@@ -355,7 +363,9 @@ class Policy:
             return True
         if machine_p >= bar(point.words_any_machine_p):
             # surely a machine, most likely this one: decided now, or by later words naming the class surer
-            self._machine_words = replace(self._words_class, machine_p=machine_p)
+            shares = MACHINE_CLASS_SHARES
+            likeliest = max(shares, key=lambda c: reading.probabilities.get(c, 0.0) * shares[c])
+            self._machine_words = replace(_words_evidence(reading, phrases, likeliest), machine_p=machine_p)
             return False
         person_p = reading.p_of(PERSON_CLASSES)
         p_gatekeeper = reading.probabilities.get("human_gatekeeper", 0.0)

@@ -130,6 +130,23 @@ def test_at_0_5_a_class_the_words_are_not_70_percent_sure_of_waits_for_later_wor
     assert waiting.evaluate([(300, 3700)], 3800).answered_by == "live_voicemail"
 
 
+def test_words_surely_a_machines_name_an_unsure_class_by_how_often_each_class_answers():
+    from detection.engine.policy import MACHINE_CLASS_SHARES
+    from detection.engine.results import MACHINE_CLASSES
+
+    assert set(MACHINE_CLASS_SHARES) == MACHINE_CLASSES
+    segments = [(300, 2400)]
+    named = {}
+    for live, carrier in ((0.6, 0.35), (0.85, 0.1)):  # machine p 0.95 both times; the classifier is balanced
+        policy = Policy(0.5)
+        policy.add_words(_reading({"live_voicemail": live, "voicemail": carrier, "human": 0.05},
+                                  ("extension is unavailable", 1300, 2000)))
+        policy.words_pending = False
+        named[live] = policy.evaluate(segments, 2500).answered_by
+    # 0.6 is not sure of Live Voicemail (bar 0.70 at 0.5), and a voicemail is about five times as common
+    assert named == {0.6: "voicemail", 0.85: "live_voicemail"}
+
+
 def test_the_first_words_of_a_short_opener_need_to_be_surer_of_a_machine_class():
     from detection.engine.policy import WORDS_EARLY_MACHINE_P
 
