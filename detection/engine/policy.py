@@ -288,6 +288,11 @@ def _words_evidence(reading: WordReading, phrases: Sequence[tuple[str, int, int,
     return PhraseEvidence(text, start, end, cls, reading.probabilities[cls], key_phrase=quote is not None)
 
 
+def _likeliest_machine_class(reading: WordReading) -> str:
+    """The machine class the words most likely name, weighed by how often each class answers."""
+    return max(MACHINE_CLASS_SHARES, key=lambda c: reading.probabilities.get(c, 0.0) * MACHINE_CLASS_SHARES[c])
+
+
 def _speech_evidence(timing: SpeechTiming) -> list[dict]:
     return [{"type": "speech", "start_ms": s, "end_ms": e} for s, e in timing.segments]
 
@@ -363,8 +368,7 @@ class Policy:
             return True
         if machine_p >= bar(point.words_any_machine_p):
             # surely a machine, most likely this one: decided now, or by later words naming the class surer
-            shares = MACHINE_CLASS_SHARES
-            likeliest = max(shares, key=lambda c: reading.probabilities.get(c, 0.0) * shares[c])
+            likeliest = _likeliest_machine_class(reading)
             self._machine_words = replace(_words_evidence(reading, phrases, likeliest), machine_p=machine_p)
             return False
         person_p = reading.p_of(PERSON_CLASSES)

@@ -25,6 +25,25 @@ def timed(text: str, start_ms: int = 500, step_ms: int = 300) -> list[tuple[str,
     return [(w, start_ms + i * step_ms, start_ms + (i + 1) * step_ms) for i, w in enumerate(text.split())]
 
 
+def flite_call(text: str, tail_ms: int) -> bytes:
+    """A clear μ-law call of ``text`` in flite's kal voice (the test is skipped without flite)."""
+    if not synth.HAVE_FLITE:
+        pytest.skip("flite is needed")
+    return synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=tail_ms, level_dbfs=-18,
+                                   snr_db=40)[0])
+
+
+def stream_until_decided(det, data: bytes):
+    """Push ``data`` frame by frame until ``det`` decides; return the decision."""
+    from detection.engine import audio
+
+    for payload, ts in audio.frames(data):
+        det.push(payload, ts)
+        if det.decision is not None:
+            break
+    return det.decision
+
+
 def test_words_are_normalised_and_cut_into_padded_ngrams():
     assert tokens("Hi, you’ve REACHED Sam's phone.") == ["hi", "you've", "reached", "sam's", "phone"]
     assert word_ngrams("tone", (2, 3)) == [" t", "to", "on", "ne", "e ", " to", "ton", "one", "ne "]
@@ -252,15 +271,11 @@ def test_a_key_phrase_lowers_the_bar_for_its_class():
 
 
 def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio():
-    from detection.engine import Detector, audio
+    from detection.engine import Detector
     from detection.engine.recognizer import OfflineSession, Transcript
 
-
-    if not synth.HAVE_FLITE:
-        pytest.skip("flite is needed")
-    text = ("Thank you for calling. Please listen carefully, as our menu options have changed. For sales press one. "
-            "For support press two. For billing press three.")
-    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)[0])
+    data = flite_call("Thank you for calling. Please listen carefully, as our menu options have changed. For sales "
+                      "press one. For support press two. For billing press three.", tail_ms=3000)
     heard = []
 
     def transcribe(ulaw: bytes) -> Transcript:
@@ -271,10 +286,7 @@ def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio()
 
     session = OfflineSession(transcribe)
     det = Detector(0.5, recognizer=session)
-    for payload, ts in audio.frames(data):
-        det.push(payload, ts)
-        if det.decision is not None:
-            break
+    stream_until_decided(det, data)
     assert session.requests == 2 and heard[1] >= heard[0] + 1500, heard
     assert session.request_times == heard
     assert det.decision.answered_by == "ivr", det.decision.reason
@@ -286,11 +298,8 @@ def test_machine_aggressive_settings_decide_without_asking_for_words():
     from detection.engine import Detector, audio
     from detection.engine.recognizer import OfflineSession, Transcript
 
-
-    if not synth.HAVE_FLITE:
-        pytest.skip("flite is needed")
-    text = "Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so please call later."
-    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=2000, level_dbfs=-18, snr_db=40)[0])
+    data = flite_call("Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so "
+                      "please call later.", tail_ms=2000)
     asked = {}
     for a in (0.5, 0.75):
         asked[a] = []
@@ -307,11 +316,8 @@ def test_the_reason_says_when_words_were_wanted_but_the_recognizer_was_off_or_fa
     from detection.engine import Detector, audio
     from detection.engine.recognizer import OfflineSession
 
-
-    if not synth.HAVE_FLITE:
-        pytest.skip("flite is needed")
-    text = "Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so please call later."
-    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=2000, level_dbfs=-18, snr_db=40)[0])
+    data = flite_call("Hi, you have reached the office of Doctor Green. Nobody can take your call right now, so "
+                      "please call later.", tail_ms=2000)
 
     def run(a, session=None):
         det = Detector(a, recognizer=session)
@@ -457,15 +463,13 @@ def test_the_words_of_a_long_opener_are_waited_for_no_longer_than_any_other_word
 
 
 def test_a_menu_whose_words_stay_unsure_is_transcribed_up_to_four_times():
-    from detection.engine import Detector, audio
+    from detection.engine import Detector
     from detection.engine.recognizer import OfflineSession, Transcript
     from detection.engine.words import WordReading
 
-    if not synth.HAVE_FLITE:
-        pytest.skip("flite is needed")
-    text = ("Thank you for calling. Please listen carefully, as our menu options have changed. For sales press one. "
-            "For support press two. For billing press three. For all other questions, stay on the line.")
-    data = synth.encode(synth.call(synth.flite(text, "kal"), lead_ms=400, tail_ms=3000, level_dbfs=-18, snr_db=40)[0])
+    data = flite_call("Thank you for calling. Please listen carefully, as our menu options have changed. For sales "
+                      "press one. For support press two. For billing press three. For all other questions, stay on "
+                      "the line.", tail_ms=3000)
     heard = []
 
     def transcribe(ulaw: bytes) -> Transcript:
@@ -482,10 +486,7 @@ def test_a_menu_whose_words_stay_unsure_is_transcribed_up_to_four_times():
 
     session = OfflineSession(transcribe)
     det = Detector(0.5, recognizer=session, word_model=Words())
-    for payload, ts in audio.frames(data):
-        det.push(payload, ts)
-        if det.decision is not None:
-            break
+    stream_until_decided(det, data)
     assert session.requests == 4, heard
     assert all(later >= earlier + 1500 for earlier, later in zip(heard[:-1], heard[1:], strict=True)), heard
     assert det.decision.answered_by == "ivr", det.decision.reason
