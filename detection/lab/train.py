@@ -78,10 +78,12 @@ def _trace_clip(args) -> tuple[str, str, list[tuple[int, np.ndarray]]]:
     return clip_id, label, trace(audio.load_ulaw(Path(corpus) / file))
 
 
-def dataset(corpus: Path, split: str = "train", workers: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feature rows, labels (index into CLASSES) and clip index per row, from ``split`` only."""
-    clips = [c for c in load_labels(corpus, split) if c.answered_by in LABEL_OF]
-    jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by]) for c in clips]
+def dataset(corpora: Path | Sequence[Path], split: str = "train",
+            workers: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows, labels (index into CLASSES) and clip index per row, from ``split`` only (of every corpus)."""
+    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
+    jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by])
+            for corpus in corpora for c in load_labels(corpus, split) if c.answered_by in LABEL_OF]
     xs, ys, groups = [], [], []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for index, (_, label, rows) in enumerate(pool.map(_trace_clip, jobs, chunksize=8)):
@@ -127,10 +129,11 @@ def export(model, out_dir: Path, meta: dict) -> Path:
     return path
 
 
-def run(corpus: Path, out_dir: Path, workers: int = 2, progress=print) -> dict:
-    """Build the train-split dataset, fit, check on held-out clips of the train split, export."""
-    x, y, groups = dataset(corpus, "train", workers)
-    progress(f"{len(y)} snapshots from {groups.max() + 1} train clips")
+def run(corpora: Path | Sequence[Path], out_dir: Path, workers: int = 2, progress=print) -> dict:
+    """Build the train-split dataset (of every corpus), fit, check on held-out train clips, export."""
+    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
+    x, y, groups = dataset(corpora, "train", workers)
+    progress(f"{len(y)} snapshots from {groups.max() + 1} train clips of {len(corpora)} corpora")
     rng = np.random.default_rng(SEED)
     clips = np.unique(groups)
     held = set(rng.choice(clips, size=max(1, len(clips) // 5), replace=False).tolist())
@@ -148,6 +151,7 @@ def run(corpus: Path, out_dir: Path, workers: int = 2, progress=print) -> dict:
         "snapshot_ms": SNAPSHOT_MS,
         "train_snapshots": int(len(y)),
         "train_clips": int(groups.max() + 1),
+        "train_corpora": len(corpora),
         "inner_holdout_snapshot_accuracy": round(inner_acc, 4),
         "feature_importance": {n: round(float(v), 4) for n, v in
                                zip(FEATURE_NAMES, model.feature_importances_, strict=True)},
@@ -161,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Train the speech classifier on a corpus's train split.")
-    parser.add_argument("corpus", type=Path)
+    parser.add_argument("corpus", type=Path, nargs="+", help="Corpus folders; the train split of each is used.")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "engine" / "models")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)

@@ -43,9 +43,13 @@ def _fit_predict(args):
     return train(x_train, y_train, g_train).predict_proba(x_test)[:, 1]
 
 
-def out_of_fold(corpus: Path, workers: int = 2) -> list[ClipTrace]:
-    clips = [c for c in load_labels(corpus, "train") if c.answered_by in LABEL_OF]
-    jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by]) for c in clips]
+def out_of_fold(corpora: Path | Sequence[Path], workers: int = 2) -> list[ClipTrace]:
+    """Every train clip's snapshots scored by a model fitted on the folds without its voice (voices are
+    shared by the train splits of every corpus, so a voice's fold is the same in all of them)."""
+    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
+    pairs = [(corpus, c) for corpus in corpora for c in load_labels(corpus, "train") if c.answered_by in LABEL_OF]
+    clips = [c for _, c in pairs]
+    jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by]) for corpus, c in pairs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         traced = list(pool.map(_trace_clip, jobs, chunksize=8))
     voices = sorted({c.voice for c in clips})
@@ -131,10 +135,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Threshold trade-offs from out-of-fold train predictions.")
-    parser.add_argument("corpus", type=Path)
+    parser.add_argument("corpus", type=Path, nargs="+", help="Corpus folders; the train split of each is used.")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     traces = out_of_fold(args.corpus, args.workers)
+    people = [float(tr.p_machine.max()) for tr in traces if LABEL_OF[tr.truth] == "human" and len(tr.p_machine)]
+    print(f"people's highest out-of-fold P(machine): {max(people):.4f} (of {len(people)} train clips)")
     print("machine_p human_p silence_ms guess machine_min_ms | false_machine recall accuracy human_p50 machine_p50")
     for (machine_p, human_p, silence, guess, min_ms), r in sweep(traces):
         print(f"{machine_p:.3f} {human_p:.2f} {silence:4d} {guess!s:5s} {min_ms:4d} | {r['false_machine']:.3f} "

@@ -184,11 +184,11 @@ def encode(x: np.ndarray) -> bytes:
 
 
 def stream(data: bytes | np.ndarray, aggressiveness: float = 0.25, detect_message_end: bool = False,
-           frame_bytes: int = 160, finish: bool = True) -> tuple[Detector, list]:
+           frame_bytes: int = 160, finish: bool = True, model="default") -> tuple[Detector, list]:
     """Stream μ-law through a Detector in Twilio-style frames; return it and what push returned."""
     if isinstance(data, np.ndarray):
         data = encode(data)
-    det = Detector(aggressiveness=aggressiveness, detect_message_end=detect_message_end)
+    det = Detector(aggressiveness=aggressiveness, detect_message_end=detect_message_end, model=model)
     results = []
     for payload, ts in audio.frames(data, frame_bytes):
         res = det.push(payload, ts)

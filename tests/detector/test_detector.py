@@ -207,7 +207,7 @@ def test_speech_that_neither_stops_nor_adds_up_is_unknown_when_human_safe():
 def test_the_deadline_gives_a_best_guess_when_aggressive():
     x = syllables(100, 180)
     assert decide(x, 0.25).answered_by == "unknown"
-    decision = decide(x, 0.75)
+    decision = decide(x, 0.75, model=synth.Leaning(0.5))  # a speech model that cannot tell leaves it to the deadline
     assert decision.answered_by == "voicemail", decision
     assert decision.decision_ms == 5000
     assert decision.reason.startswith("best guess at the 5.0s deadline")
@@ -225,6 +225,19 @@ def test_a_reply_the_model_cannot_place_is_a_person_320ms_into_its_pause_at_0_5(
     decision = policy.evaluate(segments, 1100 + 320, speech=SpeechFeatures())
     assert decision.answered_by == "human", decision
     assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.3s of silence"
+
+
+def test_an_opener_the_model_is_0_93_sure_of_is_a_person_200ms_into_its_pause_up_to_0_5():
+    """Longer than a short reply, so only the model ends it before the end-of-turn pause (1 s at 0.5)."""
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import Policy
+
+    segments = [(600, 2100)]  # 1.5 s of speech
+    for a, person in ((0.25, True), (0.5, True), (0.75, False)):
+        policy = Policy(a, model=synth.Leaning(0.07))
+        assert policy.evaluate(segments, 2100 + 180, speech=SpeechFeatures()) is None, a
+        decision = policy.evaluate(segments, 2100 + 200, speech=SpeechFeatures())
+        assert (decision is not None and decision.answered_by == "human") == person, (a, decision)
 
 
 def test_a_person_whose_opener_ran_3s_is_a_receptionist_at_any_setting():

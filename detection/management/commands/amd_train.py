@@ -15,14 +15,17 @@ class Command(BaseCommand):
                             / "models", help="Folder for speech_timing.onnx, words.json and their metadata.")
         parser.add_argument("--workers", type=int, default=2, help="Processes for features and transcription.")
         parser.add_argument("--only", choices=["timing", "words"], default=None, help="Train one model only.")
+        parser.add_argument("--timing-corpus", type=Path, action="append", default=[],
+                            help="Another corpus whose train split also trains the speech-timing classifier "
+                                 "(repeatable).")
         parser.add_argument("--words-corpus", type=Path, action="append", default=[],
                             help="Another corpus whose train split also trains the word classifier (repeatable).")
         parser.add_argument("--recognizer-model-dir", default=None,
                             help="Whisper model folder for the transcripts (default: the shipped tiny.en).")
 
-    def handle(self, *args, corpus: Path, out: Path, workers: int, only: str | None, words_corpus: list[Path],
-               recognizer_model_dir: str | None, **options):
-        for folder in [corpus, *words_corpus]:
+    def handle(self, *args, corpus: Path, out: Path, workers: int, only: str | None, timing_corpus: list[Path],
+               words_corpus: list[Path], recognizer_model_dir: str | None, **options):
+        for folder in [corpus, *timing_corpus, *words_corpus]:
             if not (folder / "labels.jsonl").exists():
                 raise CommandError(f"{folder / 'labels.jsonl'} not found: generate a corpus with amd_corpus")
         try:
@@ -31,7 +34,7 @@ class Command(BaseCommand):
         except ImportError as exc:
             raise CommandError("training needs requirements-train.txt (scikit-learn, skl2onnx, onnx)") from exc
         if only in (None, "timing"):
-            train.run(corpus, out, max(1, workers), progress=self.stdout.write)
+            train.run([corpus, *timing_corpus], out, max(1, workers), progress=self.stdout.write)
         if only in (None, "words"):
             from detection.engine.recognizer import default_model_dir
 
