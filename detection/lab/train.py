@@ -78,12 +78,16 @@ def _trace_clip(args) -> tuple[str, str, list[tuple[int, np.ndarray]]]:
     return clip_id, label, trace(audio.load_ulaw(Path(corpus) / file))
 
 
+def corpus_list(corpora: Path | str | Sequence[Path]) -> list[Path]:
+    """One corpus folder or several, as a list of folders."""
+    return [Path(corpora)] if isinstance(corpora, (str, Path)) else [Path(c) for c in corpora]
+
+
 def dataset(corpora: Path | Sequence[Path], split: str = "train",
             workers: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows, labels (index into CLASSES) and clip index per row, from ``split`` only (of every corpus)."""
-    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
     jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by])
-            for corpus in corpora for c in load_labels(corpus, split) if c.answered_by in LABEL_OF]
+            for corpus in corpus_list(corpora) for c in load_labels(corpus, split) if c.answered_by in LABEL_OF]
     xs, ys, groups = [], [], []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for index, (_, label, rows) in enumerate(pool.map(_trace_clip, jobs, chunksize=8)):
@@ -131,7 +135,7 @@ def export(model, out_dir: Path, meta: dict) -> Path:
 
 def run(corpora: Path | Sequence[Path], out_dir: Path, workers: int = 2, progress=print) -> dict:
     """Build the train-split dataset (of every corpus), fit, check on held-out train clips, export."""
-    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
+    corpora = corpus_list(corpora)
     x, y, groups = dataset(corpora, "train", workers)
     progress(f"{len(y)} snapshots from {groups.max() + 1} train clips of {len(corpora)} corpora")
     rng = np.random.default_rng(SEED)

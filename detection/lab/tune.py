@@ -19,7 +19,7 @@ from detection.engine.model import FEATURE_NAMES
 from detection.engine.policy import ANALYSIS_DEADLINE_MS, SPEECH_OBSERVATION_MS
 
 from .corpus import load_labels
-from .train import LABEL_OF, _trace_clip, train
+from .train import LABEL_OF, _trace_clip, corpus_list, train
 
 FOLDS = 4
 SILENCE_COLUMN = FEATURE_NAMES.index("silence_ms")
@@ -46,8 +46,8 @@ def _fit_predict(args):
 def out_of_fold(corpora: Path | Sequence[Path], workers: int = 2) -> list[ClipTrace]:
     """Every train clip's snapshots scored by a model fitted on the folds without its voice (voices are
     shared by the train splits of every corpus, so a voice's fold is the same in all of them)."""
-    corpora = [corpora] if isinstance(corpora, (str, Path)) else list(corpora)
-    pairs = [(corpus, c) for corpus in corpora for c in load_labels(corpus, "train") if c.answered_by in LABEL_OF]
+    pairs = [(corpus, c) for corpus in corpus_list(corpora)
+             for c in load_labels(corpus, "train") if c.answered_by in LABEL_OF]
     clips = [c for _, c in pairs]
     jobs = [(str(corpus), c.id, c.file, LABEL_OF[c.answered_by]) for corpus, c in pairs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
