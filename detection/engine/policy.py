@@ -66,7 +66,7 @@ FINISH_HUMAN_SILENCE_MS = 100  # at the end of a stream, a short reply followed 
 CNG_MAX_PRIOR_SPEECH_MS = 1000  # an 1100 Hz burst after more speech than this is a beep, not a fax
 BEEP_MIN_PRIOR_SPEECH_MS = 800  # a beep after at least this much speech ends a recorded greeting
 
-# Speech-model thresholds, chosen on out-of-fold predictions over the train split (detection.lab.tune).
+# Speech-model thresholds, chosen on out-of-fold predictions over the train splits (detection.lab.tune).
 MODEL_MACHINE_P_KNOTS = (  # (aggressiveness, P(machine) from the speech model at which speech is a machine)
     (0.0, 0.999),  # human-safe: above every person's out-of-fold P(machine) on the train splits (0.9981,
     (0.25, 0.9985),  # folds by voice over the five corpora the model is trained on: detection.lab.tune)
@@ -82,7 +82,7 @@ MODEL_MACHINE_MIN_MS_KNOTS = (  # (aggressiveness, speech heard since onset befo
 )
 MODEL_HUMAN_P_KNOTS = (  # (aggressiveness, P(human) at which any speech followed by a short pause is a person)
     (0.0, 0.90),
-    (0.25, 0.925),  # (0.25 and 0.75 keep the bars of a straight line from 0 to 0.95 at 0.5 to 1)
+    (0.25, 0.925),  # (0.25 and 0.75 keep the bars they had when the knot at 0.5 was 0.95)
     (0.5, 0.925),  # the model trained on five corpora is sure of fewer people than the one of one corpus: at 0.95
     # here the human p50 rose 270 -> 292 ms on the seed-8 test split, at 0.925 it is 271 ms, as accurate
     (0.75, 0.965),
