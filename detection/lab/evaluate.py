@@ -35,6 +35,7 @@ BEEP_TOLERANCE_MS = 100  # a beep time counts as right within this of the truth
 BASELINE_CLASS = {"MACHINE": "voicemail", "HUMAN": "human", "NOTSURE": "unknown"}
 BASELINE_NAME = "asterisk_app_amd"
 PERCENTILES = (50, 90)
+REAL_SOURCES = frozenset({"asterisk", "pocketsphinx"})  # recorded speech, not synthesized (corpus.Voice.engine)
 
 
 @dataclass
@@ -127,10 +128,17 @@ def figures_for(results: Sequence[ClipResult], system: str) -> dict:
     human_times, machine_times = [], []
     beep_clips = beep_ok = beep_machine = beep_machine_ok = 0
     tone_counts: Counter = Counter()
+    by_source: dict[str, Counter] = {}  # audio source → clips, right
+    by_recording: dict[str, Counter] = {}  # real recording (its prompts) → clips, right
     for clip, run in runs:
         truth, said = clip["answered_by"], run.answered_by
         confusion[truth][said] += 1
         correct += said == truth
+        source = clip.get("source") or "unknown"
+        by_source.setdefault(source, Counter()).update(clips=1, right=int(said == truth))
+        if source in REAL_SOURCES:
+            by_recording.setdefault(f"{truth}: {clip.get('text', '')}", Counter()).update(clips=1,
+                                                                                          right=int(said == truth))
         twilio_ok += TWILIO_MAP[said] == TWILIO_MAP[truth]
         unknown += said == "unknown"
         said_machine = said in MACHINE_CLASSES
@@ -182,8 +190,24 @@ def figures_for(results: Sequence[ClipResult], system: str) -> dict:
         "fax_recall": _share(tone_counts[("fax", "ok")], tone_counts[("fax", "n")]),
         "silence_on_speech": silence_on_speech,
         "confusion": confusion,
+        "accuracy_by_source": _accuracy_by(by_source),
+        "accuracy_by_real_recording": _accuracy_by(by_recording),
     }
     return fig
+
+
+def _accuracy_by(groups: dict[str, Counter]) -> dict[str, dict]:
+    return {key: {"clips": c["clips"], "accuracy": _share(c["right"], c["clips"])} for key, c in sorted(groups.items())}
+
+
+def source_text(fig: dict) -> str:
+    """Accuracy per audio source and per real recording, one line each (the held-out real speaker's
+    prompts show how the detector does on wording and a voice no train clip has)."""
+    lines = ["accuracy by source: " + ", ".join(f"{name} {100 * v['accuracy']:.1f} % of {v['clips']}"
+                                                for name, v in fig["accuracy_by_source"].items())]
+    lines += [f"  {name}: {round(v['accuracy'] * v['clips'])}/{v['clips']}"
+              for name, v in fig["accuracy_by_real_recording"].items()]
+    return "\n".join(lines)
 
 
 def _work(args):

@@ -14,7 +14,8 @@ METRICS = {
     "accuracy", "twilio_agreement", "people_called_machine", "machine_recall", "unknown_rate",
     "human_decision_ms_after_first_utterance", "machine_decision_ms_after_onset", "cpu_ms_per_call",
     "recognizer_cpu_ms_per_call", "recognizer_share_of_calls", "beep_within_100ms", "sit_invalid_recall",
-    "fax_recall", "silence_on_speech", "confusion", "beep_within_100ms_when_machine",
+    "fax_recall", "silence_on_speech", "confusion", "beep_within_100ms_when_machine", "accuracy_by_source",
+    "accuracy_by_real_recording",
 }
 
 
@@ -38,11 +39,13 @@ def test_amd_eval_writes_figures_and_curve(tiny_corpus, tmp_path, capsys):
         assert METRICS <= set(fig), name
         assert fig["clips"] == len(tested)
         assert sum(sum(row.values()) for row in fig["confusion"].values()) == len(tested)
+        assert sum(v["clips"] for v in fig["accuracy_by_source"].values()) == len(tested)
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert {r["clip"] for r in runs} == {c.id for c in tested}
     printed = capsys.readouterr().out
     assert "asterisk_app_amd" in printed and "detector@0.75" in printed
+    assert printed.count("accuracy by source: ") == 3
 
 
 def test_amd_eval_rejects_bad_aggressiveness(tiny_corpus):
@@ -69,3 +72,28 @@ def test_figures_count_people_called_machine_and_machine_recall():
     assert fig["human_decision_ms_after_first_utterance"]["p50"] == 300
     assert fig["machine_decision_ms_after_onset"]["p50"] == 2000
     assert fig["silence_on_speech"] == 1
+
+
+def test_figures_give_accuracy_by_audio_source_and_by_real_recording():
+    def result(i, truth, said, source, text):
+        clip = {"id": f"c{i}", "answered_by": truth, "source": source, "text": text}
+        return evaluate.ClipResult(clip, {"s": evaluate.ClipRun(f"c{i}", truth, said, 1000, "", 1.0)})
+
+    results = [
+        result(0, "voicemail", "voicemail", "espeak", "Hi, you've reached Sam."),
+        result(1, "voicemail", "human", "espeak", "This is Tom. Leave a message."),
+        result(2, "screening", "voicemail", "asterisk", "privacy-prompt"),
+        result(3, "screening", "screening", "asterisk", "priv-recordintro"),
+        result(4, "screening", "voicemail", "asterisk", "privacy-prompt"),
+        result(5, "fax", "fax", "tone", "CED"),
+    ]
+    fig = evaluate.figures_for(results, "s")
+    assert fig["accuracy_by_source"] == {"asterisk": {"clips": 3, "accuracy": 0.3333},
+                                         "espeak": {"clips": 2, "accuracy": 0.5},
+                                         "tone": {"clips": 1, "accuracy": 1.0}}
+    # synthetic voices are not listed by text; each real recording is, with its class
+    assert fig["accuracy_by_real_recording"] == {"screening: priv-recordintro": {"clips": 1, "accuracy": 1.0},
+                                                 "screening: privacy-prompt": {"clips": 2, "accuracy": 0.0}}
+    text = evaluate.source_text(fig)
+    assert "asterisk 33.3 % of 3" in text and "espeak 50.0 % of 2" in text
+    assert "screening: privacy-prompt: 0/2" in text

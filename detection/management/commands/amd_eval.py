@@ -49,6 +49,7 @@ class Command(BaseCommand):
         for name, fig in figures["systems"].items():
             self.stdout.write(f"\n{name} confusion (rows: truth, columns: decision)")
             self.stdout.write(evaluate.confusion_text(fig["confusion"]))
+            self.stdout.write(evaluate.source_text(fig))
         if out is not None:
             evaluate.write_outputs(figures, results, out)
             self.stdout.write(f"\nWrote {out / 'figures.json'}, {out / 'runs.jsonl'} and {out / 'curve.png'}")
