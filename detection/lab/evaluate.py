@@ -197,7 +197,8 @@ def figures_for(results: Sequence[ClipResult], system: str) -> dict:
 
 
 def _accuracy_by(groups: dict[str, Counter]) -> dict[str, dict]:
-    return {key: {"clips": c["clips"], "accuracy": _share(c["right"], c["clips"])} for key, c in sorted(groups.items())}
+    return {key: {"clips": c["clips"], "right": c["right"], "accuracy": _share(c["right"], c["clips"])}
+            for key, c in sorted(groups.items())}
 
 
 def source_text(fig: dict) -> str:
@@ -205,7 +206,7 @@ def source_text(fig: dict) -> str:
     prompts show how the detector does on wording and a voice no train clip has)."""
     lines = ["accuracy by source: " + ", ".join(f"{name} {100 * v['accuracy']:.1f} % of {v['clips']}"
                                                 for name, v in fig["accuracy_by_source"].items())]
-    lines += [f"  {name}: {round(v['accuracy'] * v['clips'])}/{v['clips']}"
+    lines += [f"  {name}: {v['right']}/{v['clips']}"
               for name, v in fig["accuracy_by_real_recording"].items()]
     return "\n".join(lines)
 

@@ -88,12 +88,14 @@ def test_figures_give_accuracy_by_audio_source_and_by_real_recording():
         result(5, "fax", "fax", "tone", "CED"),
     ]
     fig = evaluate.figures_for(results, "s")
-    assert fig["accuracy_by_source"] == {"asterisk": {"clips": 3, "accuracy": 0.3333},
-                                         "espeak": {"clips": 2, "accuracy": 0.5},
-                                         "tone": {"clips": 1, "accuracy": 1.0}}
+    assert fig["accuracy_by_source"] == {"asterisk": {"clips": 3, "right": 1, "accuracy": 0.3333},
+                                         "espeak": {"clips": 2, "right": 1, "accuracy": 0.5},
+                                         "tone": {"clips": 1, "right": 1, "accuracy": 1.0}}
     # synthetic voices are not listed by text; each real recording is, with its class
-    assert fig["accuracy_by_real_recording"] == {"screening: priv-recordintro": {"clips": 1, "accuracy": 1.0},
-                                                 "screening: privacy-prompt": {"clips": 2, "accuracy": 0.0}}
+    assert fig["accuracy_by_real_recording"] == {
+        "screening: priv-recordintro": {"clips": 1, "right": 1, "accuracy": 1.0},
+        "screening: privacy-prompt": {"clips": 2, "right": 0, "accuracy": 0.0},
+    }
     text = evaluate.source_text(fig)
     assert "asterisk 33.3 % of 3" in text and "espeak 50.0 % of 2" in text
     assert "screening: privacy-prompt: 0/2" in text
