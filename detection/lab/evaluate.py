@@ -132,13 +132,13 @@ def figures_for(results: Sequence[ClipResult], system: str) -> dict:
     by_recording: dict[str, Counter] = {}  # real recording (its prompts) → clips, right
     for clip, run in runs:
         truth, said = clip["answered_by"], run.answered_by
+        right = int(said == truth)
         confusion[truth][said] += 1
-        correct += said == truth
+        correct += right
         source = clip.get("source") or "unknown"
-        by_source.setdefault(source, Counter()).update(clips=1, right=int(said == truth))
+        by_source.setdefault(source, Counter()).update(clips=1, right=right)
         if source in REAL_SOURCES:
-            by_recording.setdefault(f"{truth}: {clip.get('text', '')}", Counter()).update(clips=1,
-                                                                                          right=int(said == truth))
+            by_recording.setdefault(f"{truth}: {clip.get('text', '')}", Counter()).update(clips=1, right=right)
         twilio_ok += TWILIO_MAP[said] == TWILIO_MAP[truth]
         unknown += said == "unknown"
         said_machine = said in MACHINE_CLASSES
