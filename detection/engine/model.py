@@ -61,6 +61,11 @@ class SpeechFeatures:
         self.snr_sum += snr_db
         self.flatness_sum += flatness
 
+    @property
+    def snr_db(self) -> float | None:
+        """Mean level of the speech frames above the noise floor (None before speech)."""
+        return self.snr_sum / self.frames if self.frames else None
+
     def vector(self, segments, now_ms: int, voice_until_ms: int | None) -> np.ndarray:
         """The model's feature vector at ``now_ms`` (requires at least one speech segment)."""
         timing = speech_timing(segments, now_ms, MODEL_PAUSE_MS, voice_until_ms)

@@ -57,6 +57,12 @@ HUMAN_SILENCE_MS_KNOTS = (  # (aggressiveness, silence after a short reply that 
     # answered within 300 ms (p50) however late the words of longer openers come
     (1.0, 560),
 )
+NOISY_SNR_DB = (12.0, 15.0)  # (fully, not at all): speech this little above the line noise on average...
+NOISY_REPLY_SILENCE_MS = 500  # ...ends a short reply only after this much silence. On a noisy line the quiet
+# syllables and word joins of a sentence sink into the noise, so a gap inside "You have reached ... the voicemail"
+# looks like a reply pause (telephone VADs add hangover on noisy lines for the same reason). The floor
+# falls linearly to none between the two levels (the mean SNR of the speech frames, the speech model's
+# feature), and never shortens a setting's own reply pause, so the order of the settings holds
 END_SILENCE_MS_AT_0 = 800  # silence that ends any opener shorter than a greeting: a person (human-safe)
 END_SILENCE_MS_AT_1 = 1200  # the same at full aggressiveness (Twilio's end-of-speech threshold)
 GUESS_MIN_AGGRESSIVENESS = 0.6  # from here on the deadline gives a best guess instead of unknown
@@ -228,6 +234,12 @@ class OperatingPoint:
             words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
             words_any_machine_p=_knots(WORDS_ANY_MACHINE_P_KNOTS, a),
         )
+
+    def reply_silence_ms(self, snr_db: float | None) -> int:
+        """The silence that ends a short reply on a line whose speech is ``snr_db`` above the noise."""
+        low, high = NOISY_SNR_DB
+        noisy = 0.0 if snr_db is None else _clip01((high - snr_db) / (high - low))
+        return round(self.human_silence_ms + noisy * max(0, NOISY_REPLY_SILENCE_MS - self.human_silence_ms))
 
 
 def _knots(knots: tuple[tuple[float, float], ...], a: float) -> float:
@@ -429,7 +441,8 @@ class Policy:
             return None  # more than a "hello?" and not clearly a person's, or a whole sentence: its words tell
         # words that may be a greeting's first sentence: a person's turn waits for a longer pause
         doubt = point.words_wait and self._words_machine_p >= WORDS_DOUBT_MACHINE_P and silence < WORDS_DOUBT_SILENCE_MS
-        decision = None if doubt else self._turn_over(timing, p_machine, waiting, business)
+        decision = None if doubt else self._turn_over(timing, p_machine, waiting, business,
+                                                      speech.snr_db if speech is not None else None)
         if decision is not None:
             return decision
         if now_ms >= max(ANALYSIS_DEADLINE_MS, timing.onset_ms + SPEECH_OBSERVATION_MS) and not hold:
@@ -439,14 +452,14 @@ class Policy:
         return None
 
     def _turn_over(self, timing: SpeechTiming, p_machine: float | None, waiting: bool,
-                   business: bool) -> Decision | None:
+                   business: bool, snr_db: float | None = None) -> Decision | None:
         """A person's decision when the pause after the speech ends their turn, else None (``waiting``: words
-        are expected and the wait for them has not run out)."""
+        are expected and the wait for them has not run out; ``snr_db``: the speech's level above the noise)."""
         point = self.point
         total, silence = timing.total_speech_ms, timing.silence_ms
         machine_words = self._machine_words is not None  # words surely a machine's wait for their class
         person_ok = (p_machine is None or p_machine <= point.rule_human_max_p) and not machine_words
-        if silence >= point.human_silence_ms and total <= point.human_max_speech_ms and person_ok:
+        if silence >= point.reply_silence_ms(snr_db) and total <= point.human_max_speech_ms and person_ok:
             return self._human(timing, short=True)
         if self._person_words is not None and silence >= (
                 point.human_silence_ms if self._person_p >= WORDS_PERSON_PAUSE_P else WORDS_PERSON_END_SILENCE_MS):

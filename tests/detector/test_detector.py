@@ -75,6 +75,8 @@ def test_operating_points_move_one_way():
         assert high.human_silence_ms >= low.human_silence_ms
         assert high.end_silence_ms >= low.end_silence_ms
         assert high.guess_at_deadline >= low.guess_at_deadline
+        for snr in (None, 8.0, 13.0, 14.0, 30.0):
+            assert high.reply_silence_ms(snr) >= low.reply_silence_ms(snr) >= low.human_silence_ms
     assert not points[5].guess_at_deadline and points[12].guess_at_deadline  # 0.25 vs 0.6
 
 
@@ -225,6 +227,35 @@ def test_a_reply_the_model_cannot_place_is_a_person_320ms_into_its_pause_at_0_5(
     decision = policy.evaluate(segments, 1100 + 320, speech=SpeechFeatures())
     assert decision.answered_by == "human", decision
     assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.3s of silence"
+
+
+def test_on_a_noisy_line_a_short_reply_ends_only_after_a_longer_pause():
+    """Quiet syllables sink into the noise, so a gap inside a greeting's sentence can look like a reply pause."""
+    from detection.engine.model import SpeechFeatures
+    from detection.engine.policy import NOISY_REPLY_SILENCE_MS, NOISY_SNR_DB, Policy
+
+    def speech_at(snr_db: float) -> SpeechFeatures:
+        speech = SpeechFeatures()
+        for _ in range(25):  # the 0.5 s of speech
+            speech.add_frame(-25.0, snr_db, 0.1)
+        return speech
+
+    def pause_to_human(a: float, snr_db: float) -> int:
+        policy = Policy(a, model=synth.Leaning(0.5))
+        return next(now - 1100 for now in range(1120, 2000, 20)
+                    if policy.evaluate([(600, 1100)], now, speech=speech_at(snr_db)) is not None)
+
+    low, high = NOISY_SNR_DB
+    for a, clean_ms in ((0.0, 220), (0.25, 220), (0.5, 320)):
+        assert pause_to_human(a, high + 10) == clean_ms, a  # a clean line: the setting's own reply pause
+        assert pause_to_human(a, high) == clean_ms, a
+        assert pause_to_human(a, low) == NOISY_REPLY_SILENCE_MS, a
+        assert pause_to_human(a, low - 6) == NOISY_REPLY_SILENCE_MS, a
+        assert clean_ms < pause_to_human(a, (low + high) / 2) < NOISY_REPLY_SILENCE_MS, a
+    policy = Policy(0.5, model=synth.Leaning(0.5))
+    decision = next(d for now in range(1120, 2000, 20)
+                    if (d := policy.evaluate([(600, 1100)], now, speech=speech_at(low))) is not None)
+    assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.5s of silence"
 
 
 def test_an_opener_the_model_is_0_93_sure_of_is_a_person_200ms_into_its_pause_up_to_0_5():
