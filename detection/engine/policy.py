@@ -58,11 +58,17 @@ HUMAN_SILENCE_MS_KNOTS = (  # (aggressiveness, silence after a short reply that 
     (1.0, 560),
 )
 NOISY_SNR_DB = (12.0, 15.0)  # (fully, not at all): speech this little above the line noise on average...
-NOISY_REPLY_SILENCE_MS = 500  # ...ends a short reply only after this much silence. On a noisy line the quiet
-# syllables and word joins of a sentence sink into the noise, so a gap inside "You have reached ... the voicemail"
-# looks like a reply pause (telephone VADs add hangover on noisy lines for the same reason). The floor
-# falls linearly to none between the two levels (the mean SNR of the speech frames, the speech model's
-# feature), and never shortens a setting's own reply pause, so the order of the settings holds
+NOISY_REPLY_SILENCE_MS_KNOTS = (  # (aggressiveness, ...ends a short reply only after this much silence)
+    (0.0, 0),  # human-safe: a person is answered at the setting's own pause whatever the line (a greeting called
+    (0.25, 0),  # a person is the safe mistake; without words, these settings' human p90 is already near 600 ms)
+    (0.5, 500),
+    (1.0, 500),
+)
+# On a noisy line the quiet syllables and word joins of a sentence sink into the noise, so a gap inside "You have
+# reached ... the voicemail" looks like a reply pause (telephone VADs add hangover on noisy lines for the same
+# reason). The floor falls linearly to none between the two levels (the mean SNR of the speech frames, the speech
+# model's feature), and never shortens a setting's own reply pause; it rises with aggressiveness, so the order
+# of the settings holds
 END_SILENCE_MS_AT_0 = 800  # silence that ends any opener shorter than a greeting: a person (human-safe)
 END_SILENCE_MS_AT_1 = 1200  # the same at full aggressiveness (Twilio's end-of-speech threshold)
 GUESS_MIN_AGGRESSIVENESS = 0.6  # from here on the deadline gives a best guess instead of unknown
@@ -203,6 +209,7 @@ class OperatingPoint:
     rule_human_max_p: float  # P(machine) above which the pause rules do not say human
     observation_ms: int  # speech heard from onset before an undecided call may end at the deadline
     greeting_end_silence_ms: int  # silence that ends an opener of GATEKEEPER_MIN_SPEECH_MS or more
+    noisy_reply_silence_ms: int  # silence that ends a short reply on a noisy line, at least
     words_machine_p: float  # the word classifier's P of a machine class that decides it
     words_person_p: float  # the words' P(person) that stops a machine decision from timing
     words_any_machine_p: float  # the words' P(any machine class) that decides their best machine class
@@ -230,6 +237,7 @@ class OperatingPoint:
             rule_human_max_p=_knots(RULE_HUMAN_MAX_P_KNOTS, a),
             observation_ms=round(_knots(OBSERVATION_MS_KNOTS, a)),
             greeting_end_silence_ms=round(_knots(GREETING_END_SILENCE_MS_KNOTS, a)),
+            noisy_reply_silence_ms=round(_knots(NOISY_REPLY_SILENCE_MS_KNOTS, a)),
             words_machine_p=_knots(WORDS_MACHINE_P_KNOTS, a),
             words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
             words_any_machine_p=_knots(WORDS_ANY_MACHINE_P_KNOTS, a),
@@ -239,7 +247,8 @@ class OperatingPoint:
         """The silence that ends a short reply on a line whose speech is ``snr_db`` above the noise."""
         low, high = NOISY_SNR_DB
         noisy = 0.0 if snr_db is None else _clip01((high - snr_db) / (high - low))
-        return round(self.human_silence_ms + noisy * max(0, NOISY_REPLY_SILENCE_MS - self.human_silence_ms))
+        floor = self.noisy_reply_silence_ms
+        return round(self.human_silence_ms + noisy * max(0, floor - self.human_silence_ms))
 
 
 def _knots(knots: tuple[tuple[float, float], ...], a: float) -> float:
