@@ -99,7 +99,7 @@ def timing_vector(timing: SpeechTiming, stats: SpeechFeatures) -> np.ndarray:
         total / len(segs),
         max(lengths),
         level_var ** 0.5,
-        stats.snr_sum / n,
+        stats.snr_db or 0.0,
         stats.flatness_sum / n,
         float(stats.beep_seen),
     ], dtype=np.float32)
