@@ -247,8 +247,8 @@ class OperatingPoint:
         """The silence that ends a short reply on a line whose speech is ``snr_db`` above the noise."""
         low, high = NOISY_SNR_DB
         noisy = 0.0 if snr_db is None else _clip01((high - snr_db) / (high - low))
-        floor = self.noisy_reply_silence_ms
-        return round(self.human_silence_ms + noisy * max(0, floor - self.human_silence_ms))
+        own = self.human_silence_ms
+        return round(_lerp(own, max(own, self.noisy_reply_silence_ms), noisy))
 
 
 def _knots(knots: tuple[tuple[float, float], ...], a: float) -> float:
