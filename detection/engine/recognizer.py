@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -31,13 +32,20 @@ from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE
 from .words import load_default as load_word_model
 
 WHISPER_RATE = 16000  # Whisper's input rate
+MEL_FRAMES_PER_S = 100  # Whisper's log-mel frames (10 ms hop)
 FULL_SCALE = 32768.0
 WHISPER_PEAK = 0.7  # peak level the audio is scaled to before recognition
 DEFAULT_WORKERS = 2
 QUEUE_PER_WORKER = 2  # requests waiting per worker before new ones are refused
 CPU_THREADS = 1  # CTranslate2 threads per transcription
-CONTEXT_S = 10  # audio window the encoder reads, padding included: the first 8 s need no more than Whisper's 30 s,
-# and the encoder's cost grows faster than its window (bench/recognizer_cpu.py: 3 s of audio, 0.77 → 0.20 s)
+CONTEXT_S = 10  # audio window the encoder reads at most, padding included: the first 8 s need no more than
+# Whisper's 30 s, and the encoder's cost grows faster than its window (bench/recognizer_cpu.py: 3 s of audio,
+# 0.77 → 0.20 s)...
+MIN_WINDOW_S = 4  # ...and for less audio, a window this long at least...
+WINDOW_MARGIN_S = 0.5  # ...or the audio and this much padding, in whole seconds: the encoder is most of a short
+# transcription's time, and the first request (2-3 s of audio) is what a person on the line waits for
+NO_REPEAT_NGRAM = 3  # a short window makes Whisper repeat itself ("hello here, hello, hello here, ..."); the first
+# seconds of a call never say the same three tokens twice
 TOKENS_PER_S = 20  # decoded tokens allowed per second of audio, plus TOKENS_BASE: Whisper sometimes loops on
 TOKENS_BASE = 20  # noisy audio ("5, 5, 5, …" for 1.3 s of speech, 112 words and 1.2-2.2 s of one core); the
 # fastest transcripts of the corpora read 8 words a second, about 12 tokens, so only loops are cut, to 0.3-0.9 s
@@ -100,7 +108,7 @@ class Recognizer:
 
     def __init__(self, model_dir: str | os.PathLike | None = None, workers: int = DEFAULT_WORKERS,
                  queue_per_worker: int = QUEUE_PER_WORKER, cpu_threads: int = CPU_THREADS,
-                 context_s: int = CONTEXT_S) -> None:
+                 context_s: int = CONTEXT_S, min_window_s: int = MIN_WINDOW_S) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.model_dir = str(model_dir) if model_dir else default_model_dir()
@@ -111,10 +119,12 @@ class Recognizer:
         self.workers = workers
         self.cpu_threads = cpu_threads
         self.context_s = context_s
+        self.min_window_s = min_window_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amd-recognizer")
         self._slots = threading.BoundedSemaphore(workers * (1 + queue_per_worker))
         self._model = None
         self._load_lock = threading.Lock()
+        self._window = threading.local()  # the encoder window of the transcription running in each thread
 
     def _load(self):
         with self._load_lock:
@@ -124,11 +134,14 @@ class Recognizer:
 
                 logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per transcription
 
+                window = self._window
+
                 class ShortContextWhisper(WhisperModel):
-                    """Whisper whose encoder reads the window ``chunk_length`` set, not 30 s of padding."""
+                    """Whisper whose encoder reads the calling thread's window, not 30 s of padding."""
 
                     def encode(self, features):
-                        return super().encode(features[..., : self.feature_extractor.nb_max_frames])
+                        frames = getattr(window, "frames", self.feature_extractor.nb_max_frames)
+                        return super().encode(features[..., :frames])
 
                 self._model = ShortContextWhisper(self.model_dir, device="cpu", compute_type="int8",
                                                   cpu_threads=self.cpu_threads, num_workers=self.workers)
@@ -138,11 +151,18 @@ class Recognizer:
         """Transcribe μ-law audio now, in the calling thread."""
         model = self._load()
         start = time.perf_counter()
-        segments, _ = model.transcribe(ulaw_to_whisper(ulaw), language="en", beam_size=1, word_timestamps=True,
-                                       condition_on_previous_text=False, vad_filter=False, temperature=0.0,
-                                       chunk_length=self.context_s, max_new_tokens=max_tokens(len(ulaw)))
-        words = [(w.word.strip(), round(w.start * 1000), round(w.end * 1000))
-                 for seg in segments for w in (seg.words or [])]
+        # the features are cut per thread (the model's feature extractor is shared: its length stays fixed)
+        window_s = encoder_window_s(len(ulaw) / SAMPLE_RATE, self.context_s, self.min_window_s)
+        self._window.frames = window_s * MEL_FRAMES_PER_S
+        try:
+            segments, _ = model.transcribe(ulaw_to_whisper(ulaw), language="en", beam_size=1, word_timestamps=True,
+                                           condition_on_previous_text=False, vad_filter=False, temperature=0.0,
+                                           chunk_length=self.context_s, max_new_tokens=max_tokens(len(ulaw)),
+                                           no_repeat_ngram_size=NO_REPEAT_NGRAM)
+            words = [(w.word.strip(), round(w.start * 1000), round(w.end * 1000))
+                     for seg in segments for w in (seg.words or [])]
+        finally:
+            del self._window.frames
         return Transcript(words, (time.perf_counter() - start) * 1000, len(ulaw) * 1000 // SAMPLE_RATE)
 
     def submit(self, ulaw: bytes) -> Future | None:
@@ -172,6 +192,12 @@ class Recognizer:
             load_word_model()
 
         return self._pool.submit(load)
+
+
+def encoder_window_s(audio_s: float, longest_s: int = CONTEXT_S, shortest_s: int = MIN_WINDOW_S) -> int:
+    """The encoder's window for ``audio_s`` of audio: the audio and a margin, in whole seconds, from
+    ``shortest_s`` up to ``longest_s``."""
+    return min(longest_s, max(shortest_s, math.ceil(audio_s + WINDOW_MARGIN_S)))
 
 
 def max_tokens(ulaw_bytes: int) -> int:

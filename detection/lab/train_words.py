@@ -35,11 +35,13 @@ C = 4.0  # inverse regularisation strength
 FOLDS = 5
 
 
-def transcript_dir(corpus: Path, model_dir: str | None = None) -> Path:
-    """Where a corpus's transcripts by a recognizer model and encoder window are cached (the shipped model:
-    ``transcripts-10s``), so transcripts made another way are never read as these."""
+def transcript_dir(corpus: Path, model_dir: str | None = None, min_window_s: int = CONTEXT_S) -> Path:
+    """Where a corpus's transcripts by a recognizer model and encoder windows are cached, so transcripts made
+    another way are never read as these: the train split's, read through the longest window, in
+    ``transcripts-10s``; the evaluation's, through the service's windows, in ``transcripts-4-10s``."""
     name = "transcripts" if not model_dir else f"transcripts-{Path(model_dir).name}"
-    return Path(corpus) / f"{name}-{CONTEXT_S}s"
+    windows = f"{CONTEXT_S}s" if min_window_s >= CONTEXT_S else f"{min_window_s}-{CONTEXT_S}s"
+    return Path(corpus) / f"{name}-{windows}"
 
 
 def transcript_path(corpus: Path, clip_id: str, window_ms: int, model_dir: str | None = None) -> Path:
@@ -55,7 +57,7 @@ def _transcribe(args) -> None:
     from detection.engine.recognizer import Recognizer
 
     if _RECOGNIZER is None:
-        _RECOGNIZER = Recognizer(model_dir, workers=1)
+        _RECOGNIZER = Recognizer(model_dir, workers=1, min_window_s=CONTEXT_S)
     data = audio.load_ulaw(Path(corpus) / file)
     for window in WINDOWS_MS:
         path = transcript_path(corpus, clip_id, window, model_dir)

@@ -13,7 +13,7 @@ from detection.engine import MACHINE_CLASSES, Detector, audio
 from detection.engine.recognizer import OfflineSession
 from detection.models import Call
 
-from .audio import greeting_with_beep_wav, mulaw_wav, speech_wav
+from .audio import GREETING, greeting_with_beep_wav, mulaw_wav, speech_wav
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +95,13 @@ def test_a_greeting_and_its_beep_give_a_machine_decision_and_the_message_end(set
         got, expected = ({k: v for k, v in d.items() if k not in ("decision_ms", "evidence")} for d in (got, expected))
     assert got == expected
     assert result["message_end"] == detector.finish_message_end().to_dict()
-    # with the recognizer (the default) the greeting's own words name it; without, its timing does
-    assert ("voicemail' at" in result["decision"]["reason"]) is words, result["decision"]["reason"]
+    # with the recognizer (the default) the greeting's own words name it, quoted with their time; without, its
+    # timing does
+    reason = result["decision"]["reason"]
+    quoted = re.match(r"machine phrase: '(.+?)' at \d+\.\ds", reason)
+    assert (quoted is not None) is words, reason
+    if words:
+        assert quoted.group(1) in GREETING.lower().replace(",", ""), reason
     assert result["decision"]["answered_by"] in MACHINE_CLASSES
     assert result["message_end"]["answered_by_twilio"] == "machine_end_beep"
     assert result["decision"]["decision_ms"] < result["message_end"]["message_end_ms"] <= result["audio_ms"]

@@ -132,22 +132,72 @@ def test_every_setting_asks_for_the_words_at_the_same_moment_and_stays_monotone(
         assert times == sorted(times, reverse=True), (name, times)
 
 
-def test_the_encoder_reads_a_short_window_not_thirty_seconds_of_padding(recognizer, monkeypatch):
+def test_the_encoder_window_is_the_audio_and_a_margin_in_whole_seconds():
+    from detection.engine.recognizer import CONTEXT_S, MIN_WINDOW_S, encoder_window_s
+
+    assert encoder_window_s(1.2) == MIN_WINDOW_S == 4  # a "hello?": the shortest window
+    assert encoder_window_s(3.4) == 4
+    assert encoder_window_s(3.6) == 5  # 3.6 s and half a second of padding
+    assert encoder_window_s(6.0) == 7
+    assert encoder_window_s(8.0) == 9  # the longest request the detector makes
+    assert encoder_window_s(12.0) == CONTEXT_S == 10
+    assert encoder_window_s(3.0, longest_s=30) == 4
+
+
+def _spy_on_encoder(monkeypatch) -> list[tuple[int, int]]:
+    import threading
+
     from faster_whisper import WhisperModel
 
-    from detection.engine.recognizer import CONTEXT_S, WHISPER_RATE
-
-    frames = []
+    seen = []
     encode = WhisperModel.encode
 
     def spy(self, features):
-        frames.append(features.shape[-1])
-        return encode(self, features)
+        out = encode(self, features)
+        seen.append((threading.get_ident(), int(out.shape[1])))  # encoder positions: half the mel frames
+        return out
 
     monkeypatch.setattr(WhisperModel, "encode", spy)
+    return seen
+
+
+def test_the_encoder_reads_a_short_window_not_thirty_seconds_of_padding(recognizer, monkeypatch):
+    from detection.engine.recognizer import MEL_FRAMES_PER_S, encoder_window_s
+
+    seen = _spy_on_encoder(monkeypatch)
     transcript = recognizer.transcribe(_call(SCREENING)[: 6 * 8000])
-    assert frames and max(frames) == CONTEXT_S * WHISPER_RATE // 160  # 10 ms mel frames, not Whisper's 3000
+    assert [n for _, n in seen] == [encoder_window_s(6.0) * MEL_FRAMES_PER_S // 2]  # 7 s, not Whisper's 30 s
     assert "screening" in transcript.text.lower()  # the words are still there
+
+
+def test_concurrent_transcriptions_each_read_the_window_of_their_own_audio(monkeypatch):
+    # the model's feature extractor is shared by the workers: the window must be per transcription
+    import threading
+
+    from detection.engine.recognizer import MEL_FRAMES_PER_S, encoder_window_s
+
+    rec = Recognizer(_model_dir(), workers=2)
+    rec.warm_up()
+    seen = _spy_on_encoder(monkeypatch)
+    audio_s = {1.5: None, 7.0: None}
+    call = _call(IVR)
+    barrier = threading.Barrier(2)
+    wanted = {}
+
+    def run(seconds: float) -> None:
+        wanted[threading.get_ident()] = encoder_window_s(seconds) * MEL_FRAMES_PER_S // 2
+        barrier.wait()
+        for _ in range(3):
+            audio_s[seconds] = rec.transcribe(call[: int(seconds * 8000)])
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in audio_s]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) >= 6 and sorted(set(wanted.values())) == [200, 400]  # (a window may be read again)
+    assert all(n == wanted[thread] for thread, n in seen), seen
+    assert "press" in audio_s[7.0].text.lower()
 
 
 def test_the_decoder_is_bounded_by_the_length_of_the_audio(recognizer, monkeypatch):

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from detection.engine.recognizer import MIN_WINDOW_S
 from detection.lab import evaluate
 from detection.lab.train_words import transcript_dir
 
@@ -29,9 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--recognizer", action="store_true", help="Add the speech recognizer stage.")
         parser.add_argument("--recognizer-model-dir", default=None, help="Whisper model folder (CTranslate2).")
         parser.add_argument("--transcript-cache", type=Path, default=None,
-                            help="Folder caching transcripts per clip (default: CORPUS/transcripts-10s, or "
-                                 "CORPUS/transcripts-<model folder name>-10s with --recognizer-model-dir; "
-                                 "10s is the encoder window).")
+                            help="Folder caching transcripts per clip (default: CORPUS/transcripts-4-10s, or "
+                                 "CORPUS/transcripts-<model folder name>-4-10s with --recognizer-model-dir; "
+                                 "4-10s are the encoder's shortest and longest windows).")
 
     def handle(self, *args, corpus: Path, aggressiveness: str, split: str, out: Path | None, workers: int,
                limit: int | None, recognizer: bool, recognizer_model_dir: str | None,
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         spec = None
         if recognizer:
             spec = {"model_dir": recognizer_model_dir,
-                    "cache_dir": str(transcript_cache or transcript_dir(corpus, recognizer_model_dir))}
+                    "cache_dir": str(transcript_cache or transcript_dir(corpus, recognizer_model_dir, MIN_WINDOW_S))}
         figures, results = evaluate.evaluate(corpus, _floats(aggressiveness), None if split == "all" else split,
                                              workers=max(1, workers), limit=limit, recognizer_spec=spec,
                                              progress=self.stderr.write)
