@@ -39,8 +39,8 @@ DEFAULT_WORKERS = 2
 QUEUE_PER_WORKER = 2  # requests waiting per worker before new ones are refused
 CPU_THREADS = 1  # CTranslate2 threads per transcription
 CONTEXT_S = 10  # audio window the encoder reads at most, padding included: the first 8 s need no more than
-# Whisper's 30 s, and the encoder's cost grows faster than its window (bench/recognizer_cpu.py: 3 s of audio,
-# 0.77 → 0.20 s)...
+# Whisper's 30 s, and the encoder's cost grows with its window (bench/recognizer_cpu.py, 3 s of audio on a slow
+# host: 1.67 s through 30 s, 0.48 s through 10 s, 0.25 s through 4 s)...
 MIN_WINDOW_S = 4  # ...and for less audio, a window this long at least...
 WINDOW_MARGIN_S = 0.5  # ...or the audio and this much padding, in whole seconds: the encoder is most of a short
 # transcription's time, and the first request (2-3 s of audio) is what a person on the line waits for
