@@ -461,7 +461,7 @@ class Policy:
         return None
 
     def _turn_over(self, timing: SpeechTiming, p_machine: float | None, waiting: bool,
-                   business: bool, snr_db: float | None = None) -> Decision | None:
+                   business: bool, snr_db: float | None) -> Decision | None:
         """A person's decision when the pause after the speech ends their turn, else None (``waiting``: words
         are expected and the wait for them has not run out; ``snr_db``: the speech's level above the noise)."""
         point = self.point

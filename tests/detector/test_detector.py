@@ -241,10 +241,13 @@ def test_on_a_noisy_line_a_short_reply_ends_only_after_a_longer_pause_from_0_5()
             speech.add_frame(-25.0, snr_db, 0.1)
         return speech
 
-    def pause_to_human(a: float, snr_db: float) -> int:
+    def first_decision(a: float, snr_db: float):
         policy = Policy(a, model=synth.Leaning(0.5))
-        return next(now - 1100 for now in range(1120, 2000, 20)
-                    if policy.evaluate([(600, 1100)], now, speech=speech_at(snr_db)) is not None)
+        return next(d for now in range(1120, 2000, 20)
+                    if (d := policy.evaluate([(600, 1100)], now, speech=speech_at(snr_db))) is not None)
+
+    def pause_to_human(a: float, snr_db: float) -> int:
+        return first_decision(a, snr_db).decision_ms - 1100
 
     low, high = NOISY_SNR_DB
     for a in (0.0, 0.25):
@@ -252,10 +255,7 @@ def test_on_a_noisy_line_a_short_reply_ends_only_after_a_longer_pause_from_0_5()
     assert pause_to_human(0.5, high + 10) == pause_to_human(0.5, high) == 320  # a clean line: the setting's own
     assert pause_to_human(0.5, low) == pause_to_human(0.5, low - 6) == 500
     assert 320 < pause_to_human(0.5, (low + high) / 2) < 500
-    policy = Policy(0.5, model=synth.Leaning(0.5))
-    decision = next(d for now in range(1120, 2000, 20)
-                    if (d := policy.evaluate([(600, 1100)], now, speech=speech_at(low))) is not None)
-    assert decision.reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.5s of silence"
+    assert first_decision(0.5, low).reason == "one short utterance (0.6s–1.1s, 0.5s long) followed by 0.5s of silence"
 
 
 def test_an_opener_the_model_is_0_93_sure_of_is_a_person_200ms_into_its_pause_up_to_0_5():
