@@ -179,25 +179,25 @@ def test_concurrent_transcriptions_each_read_the_window_of_their_own_audio(monke
     rec = Recognizer(_model_dir(), workers=2)
     rec.warm_up()
     seen = _spy_on_encoder(monkeypatch)
-    audio_s = {1.5: None, 7.0: None}
     call = _call(IVR)
     barrier = threading.Barrier(2)
-    wanted = {}
+    wanted = {}  # thread → encoder positions of its window
+    transcripts = {}  # seconds of audio → the last transcript of them
 
     def run(seconds: float) -> None:
         wanted[threading.get_ident()] = encoder_window_s(seconds) * MEL_FRAMES_PER_S // 2
         barrier.wait()
         for _ in range(3):
-            audio_s[seconds] = rec.transcribe(call[: int(seconds * 8000)])
+            transcripts[seconds] = rec.transcribe(call[: int(seconds * 8000)])
 
-    threads = [threading.Thread(target=run, args=(s,)) for s in audio_s]
+    threads = [threading.Thread(target=run, args=(s,)) for s in (1.5, 7.0)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(seen) >= 6 and sorted(set(wanted.values())) == [200, 400]  # (a window may be read again)
     assert all(n == wanted[thread] for thread, n in seen), seen
-    assert "press" in audio_s[7.0].text.lower()
+    assert "press" in transcripts[7.0].text.lower()
 
 
 def test_the_decoder_is_bounded_by_the_length_of_the_audio(recognizer, monkeypatch):
