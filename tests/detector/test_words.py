@@ -117,7 +117,7 @@ def _reading(probs: dict[str, float], quote=("press one for", 1200, 2100)):
 
 
 def test_machine_words_decide_only_when_sure_enough_for_the_setting():
-    probs = {"ivr": 0.7, "voicemail": 0.2, "human": 0.1}
+    probs = {"ivr": 0.82, "voicemail": 0.1, "human": 0.08}
     decided = {}
     for a in (0.0, 0.25, 0.5, 0.75, 1.0):
         policy = Policy(a)
@@ -126,9 +126,19 @@ def test_machine_words_decide_only_when_sure_enough_for_the_setting():
     assert decided[0.0] is None and decided[0.25] is None  # human-safe settings need surer words
     for a in (0.5, 0.75, 1.0):
         assert decided[a].answered_by == "ivr"
-        assert decided[a].reason == "machine words: 'press one for' at 1.2s (ivr p=0.70)"
-        assert decided[a].confidence == pytest.approx(0.7)
-        assert any(e["type"] == "phrase" and e["p"] == 0.7 for e in decided[a].evidence)
+        assert decided[a].reason == "machine words: 'press one for' at 1.2s (ivr p=0.82)"
+        assert decided[a].confidence == pytest.approx(0.82)
+        assert any(e["type"] == "phrase" and e["p"] == 0.82 for e in decided[a].evidence)
+
+
+def test_at_0_5_words_78_percent_sure_of_a_class_wait_for_later_words():
+    """ "Thank you for calling Acme Dental," opens an IVR menu and a receptionist's greeting alike."""
+    probs = {"ivr": 0.78, "human_gatekeeper": 0.17, "human": 0.05}
+    for a, expected in ((0.5, None), (0.75, "ivr")):
+        policy = Policy(a)
+        policy.add_words(_reading(probs))
+        decision = policy.evaluate([(300, 1800)], 1900)  # speech too short for the long-speech rule
+        assert (decision and decision.answered_by) == expected, a
 
 
 def test_at_0_5_a_class_the_words_are_not_70_percent_sure_of_waits_for_later_words_to_name_it():
@@ -171,13 +181,13 @@ def test_the_first_words_of_a_short_opener_need_to_be_surer_of_a_machine_class()
     from detection.engine.policy import WORDS_EARLY_MACHINE_P
 
     segments = [(300, 1300)]
-    bar = Policy(0.5).point.words_machine_p
+    bar = Policy(0.55).point.words_machine_p  # at 0.5 the setting's own bar is higher still
     assert bar < WORDS_EARLY_MACHINE_P <= 0.8
-    for p, early, later in ((bar + 0.02, None, "voicemail"), (WORDS_EARLY_MACHINE_P + 0.01, "voicemail", "voicemail")):
+    for p, early, later in ((bar + 0.005, None, "voicemail"), (WORDS_EARLY_MACHINE_P + 0.01, "voicemail", "voicemail")):
         probs = {"voicemail": p, "human": 1.0 - p}
         decided = {}
         for may_decide in (False, True):
-            policy = Policy(0.5)
+            policy = Policy(0.55)
             policy.add_words(_reading(probs, ("hi you've reached", 300, 1300)), may_decide=may_decide)
             decision = policy.evaluate(segments, 1400)
             decided[may_decide] = decision and decision.answered_by
@@ -261,13 +271,25 @@ def test_a_timing_machine_takes_the_class_the_words_lean_to():
                                      "answered_by": "screening", "p": 0.45}
 
 
-def test_a_key_phrase_lowers_the_bar_for_its_class():
-    probs = {"ivr": 0.7, "voicemail": 0.2, "human": 0.1}
-    with_phrase, without = Policy(0.25), Policy(0.25)
-    with_phrase.add_words(_reading(probs), [("press one", 1200, 1900, "ivr")])
+@pytest.mark.parametrize("aggressiveness, p", [(0.25, 0.87), (0.5, 0.72)])
+def test_a_key_phrase_lowers_the_bar_for_its_class(aggressiveness, p):
+    probs = {"ivr": p, "voicemail": 0.05, "human": 0.95 - p}
+    with_phrase, without = Policy(aggressiveness), Policy(aggressiveness)
+    with_phrase.add_words(_reading(probs), [("press one", 1200, 1700, "ivr")])
     without.add_words(_reading(probs))
-    assert with_phrase.evaluate([(300, 2400)], 2500).reason.startswith("machine phrase: 'press one' at 1.2s")
-    assert without.evaluate([(300, 2400)], 2500) is None
+    assert with_phrase.evaluate([(300, 1800)], 1900).reason.startswith("machine phrase: 'press one' at 1.2s")
+    assert without.evaluate([(300, 1800)], 1900) is None
+
+
+def test_at_human_safe_settings_a_receptionists_you_ve_reached_is_no_voicemail():
+    """Clean transcripts of "Hi, you've reached Summit Legal, this is Dave, ..." read 0.78 voicemail with the
+    key phrase "you've reached": not sure enough where no person may be called a machine."""
+    probs = {"voicemail": 0.78, "human_gatekeeper": 0.2, "human": 0.02}
+    for a, expected in ((0.0, None), (0.25, None), (0.5, "voicemail")):
+        policy = Policy(a)
+        policy.add_words(_reading(probs), [("you've reached", 1200, 1700, "voicemail")])
+        decision = policy.evaluate([(300, 1800)], 1900)
+        assert (decision and decision.answered_by) == expected, a
 
 
 def test_words_that_do_not_settle_the_call_are_asked_for_again_with_more_audio():

@@ -30,9 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--recognizer", action="store_true", help="Add the speech recognizer stage.")
         parser.add_argument("--recognizer-model-dir", default=None, help="Whisper model folder (CTranslate2).")
         parser.add_argument("--transcript-cache", type=Path, default=None,
-                            help="Folder caching transcripts per clip (default: CORPUS/transcripts-4-10s, or "
-                                 "CORPUS/transcripts-<model folder name>-4-10s with --recognizer-model-dir; "
-                                 "4-10s are the encoder's shortest and longest windows).")
+                            help="Folder caching transcripts per clip (default: CORPUS/transcripts-<model folder "
+                                 "name>-4-10s, the default model's name holding its adapter's hash; 4-10s are the "
+                                 "encoder's shortest and longest windows).")
 
     def handle(self, *args, corpus: Path, aggressiveness: str, split: str, out: Path | None, workers: int,
                limit: int | None, recognizer: bool, recognizer_model_dir: str | None,
