@@ -121,8 +121,8 @@ WORDS_MACHINE_P_KNOTS = (  # (aggressiveness, P of the word classifier's best cl
     (0.25, 0.97),
     (0.5, 0.80),  # no time target for machines here: a less sure class waits for later words to name it (the
     # adapted recognizer writes "Thank you for calling Acme Dental," clearly, and it opens IVR menus and
-    # receptionists' greetings alike: 0.75-0.87 ivr; at 0.70, 5 and 6 receptionists were called IVRs on the
-    # seed-8 and seed-7 test splits, at 0.80 1 and 4)
+    # receptionists' greetings alike: 0.75-0.87 ivr; people called machine at 0.5, mostly receptionists read as
+    # IVRs, were 5 and 6 on the seed-8 and seed-7 test splits at 0.70, 1 and 4 at 0.80)
     (0.75, 0.50),
     (1.0, 0.45),
 )
