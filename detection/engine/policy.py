@@ -219,6 +219,7 @@ class OperatingPoint:
     words_machine_p: float  # the word classifier's P of a machine class that decides it
     words_person_p: float  # the words' P(person) that stops a machine decision from timing
     words_any_machine_p: float  # the words' P(any machine class) that decides their best machine class
+    words_phrase_p: float  # the same P of a class whose key phrase was heard
 
     @classmethod
     def for_aggressiveness(cls, aggressiveness: float) -> OperatingPoint:
@@ -247,6 +248,7 @@ class OperatingPoint:
             words_machine_p=_knots(WORDS_MACHINE_P_KNOTS, a),
             words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
             words_any_machine_p=_knots(WORDS_ANY_MACHINE_P_KNOTS, a),
+            words_phrase_p=WORDS_WITH_PHRASE_SAFE_P if a <= HUMAN_SAFE_MAX_AGGRESSIVENESS else WORDS_WITH_PHRASE_P,
         )
 
     def reply_silence_ms(self, snr_db: float | None) -> int:
@@ -391,7 +393,7 @@ class Policy:
 
         needed = bar(point.words_machine_p)
         if item.key_phrase:
-            needed = min(needed, WORDS_WITH_PHRASE_SAFE_P if point.human_safe else WORDS_WITH_PHRASE_P)
+            needed = min(needed, point.words_phrase_p)
         if cls in MACHINE_CLASSES and p >= needed:
             self._phrases.append(item)
             self._unused_phrases.append(item)

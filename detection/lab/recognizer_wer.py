@@ -5,17 +5,17 @@
 Each test clip of a scripted voice (espeak-ng, flite) whose script ends in the first 7.5 s is transcribed as
 the detector would ask for it (the audio up to half a second after the script, through the service's
 encoder window, int8, one thread) by the plain tiny.en and by the adapted one, and the words are compared
-with the script (lower case, punctuation dropped). The Asterisk recordings are named by prompt, not by
+with the script (normalised as the word classifier reads them). The Asterisk recordings are named by prompt, not by
 their words, so they are left to ``amd_eval``'s accuracy by recording.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from detection.engine.recognizer import Recognizer, base_model_dir, default_model_dir
+from detection.engine.words import tokens
 
 from .corpus import load_labels
 
@@ -24,7 +24,8 @@ AFTER_MS = 500
 
 
 def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+    """The word classifier's normalised words, hyphenated ones apart ("three-way-time" is three words)."""
+    return tokens(text.replace("-", " "))
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from detection.engine import whisper_adapter
+from detection.engine.detector import WORDS_MAX_AUDIO_MS
 from detection.engine.recognizer import MEL_FRAMES_PER_S, base_model_dir, encoder_window_s, ulaw_to_whisper
 from detection.engine.ulaw import DECODE_TABLE_F32, SAMPLE_RATE
 
@@ -36,7 +37,7 @@ LEARNING_RATE = 5e-4
 EPOCHS = 2
 ACCUMULATE = 8  # examples per update
 WARMUP_UPDATES = 10
-MAX_AUDIO_MS = 8000  # the detector sends at most the first 8 s
+MAX_AUDIO_MS = WORDS_MAX_AUDIO_MS  # the detector sends at most the first 8 s
 TAIL_MS = (200, 1000)  # audio kept after the last word (uniform): the detector asks after a pause
 CUT_TAIL_MS = (100, 400)  # after a clause end, before the next clause
 CLAUSE_SEARCH_MS = 400  # a clause end is looked for this far around its place by character share
@@ -47,7 +48,6 @@ SPEECH_CLASSES = ("human", "human_gatekeeper", "voicemail", "live_voicemail", "s
 SOURCES = ("espeak", "flite")  # scripted voices: their words are known
 SOT, EOT, FIRST_TIMESTAMP = 50257, 50256, 50363  # tiny.en's start of transcript, end of text, <|0.00|>
 TIMESTAMP_MS = 20
-HEADS = 6
 
 
 def _timestamp(ms: float) -> int:
@@ -154,6 +154,8 @@ def _torch_model(model: whisper_adapter.ModelBin, rank: int, seed: int):
                     self.factors[key + "__A"] = torch.nn.Parameter(
                         torch.randn(rank, in_dim, generator=generator) / math.sqrt(in_dim))
                     self.factors[key + "__B"] = torch.nn.Parameter(torch.zeros(out_dim, rank))
+            self.encoder_heads, self.decoder_heads = (int(model.variables[f"{part}/num_heads"])
+                                                      for part in ("encoder", "decoder"))
             self.encoder_layers, self.decoder_layers = (
                 len({m.group(1) for n in self.names if (m := re.match(rf"{part}/layer_(\d+)/", n))})
                 for part in ("encoder", "decoder"))
@@ -174,9 +176,9 @@ def _torch_model(model: whisper_adapter.ModelBin, rank: int, seed: int):
             return F.layer_norm(x, x.shape[-1:], self.w(name + "/gamma"), self.w(name + "/beta"), 1e-5)
 
         @staticmethod
-        def attend(q, k, v, mask=None):
+        def attend(q, k, v, heads, mask=None):
             b, tq, d = q.shape
-            split = lambda t: t.view(b, t.shape[1], HEADS, d // HEADS).transpose(1, 2)  # noqa: E731
+            split = lambda t: t.view(b, t.shape[1], heads, d // heads).transpose(1, 2)  # noqa: E731
             out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
             return out.transpose(1, 2).reshape(b, tq, d)
 
@@ -189,7 +191,7 @@ def _torch_model(model: whisper_adapter.ModelBin, rank: int, seed: int):
                 p = f"encoder/layer_{i}"
                 q, k, v = self.linear(self.norm(x, p + "/self_attention/layer_norm"),
                                       p + "/self_attention/linear_0").chunk(3, dim=-1)
-                x = x + self.linear(self.attend(q, k, v), p + "/self_attention/linear_1")
+                x = x + self.linear(self.attend(q, k, v, self.encoder_heads), p + "/self_attention/linear_1")
                 h = self.norm(x, p + "/ffn/layer_norm")
                 x = x + self.linear(F.gelu(self.linear(h, p + "/ffn/linear_0")), p + "/ffn/linear_1")
             return self.norm(x, "encoder/layer_norm")
@@ -203,10 +205,11 @@ def _torch_model(model: whisper_adapter.ModelBin, rank: int, seed: int):
                 p = f"decoder/layer_{i}"
                 q, k, v = self.linear(self.norm(x, p + "/self_attention/layer_norm"),
                                       p + "/self_attention/linear_0").chunk(3, dim=-1)
-                x = x + self.linear(self.attend(q, k, v, mask), p + "/self_attention/linear_1")
+                x = x + self.linear(self.attend(q, k, v, self.decoder_heads, mask),
+                                    p + "/self_attention/linear_1")
                 q = self.linear(self.norm(x, p + "/attention/layer_norm"), p + "/attention/linear_0")
                 k, v = self.linear(encoded, p + "/attention/linear_1").chunk(2, dim=-1)
-                x = x + self.linear(self.attend(q, k, v), p + "/attention/linear_2")
+                x = x + self.linear(self.attend(q, k, v, self.decoder_heads), p + "/attention/linear_2")
                 h = self.norm(x, p + "/ffn/layer_norm")
                 x = x + self.linear(F.gelu(self.linear(h, p + "/ffn/linear_0")), p + "/ffn/linear_1")
             return self.norm(x, "decoder/layer_norm") @ embeddings.T

