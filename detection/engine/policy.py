@@ -158,6 +158,7 @@ WORDS_WITH_PHRASE_P = 0.7  # ...and any words this sure when a key phrase of the
 WORDS_WITH_PHRASE_SAFE_P = 0.85  # ...or this sure at the human-safe settings: the adapted recognizer writes a
 # receptionist's "Hi, you've reached Summit Legal," clearly, and it reads 0.78 voicemail with the key phrase
 WORDS_PERSON_PAUSE_P = 0.8  # words this surely a person's end the turn at a reply pause, not the end-of-turn one
+# (where the doubt above applies, a <= 0.5, words under 0.9 a person's are 0.1 a machine's and wait its pause)
 WORDS_PERSON_END_SILENCE_MS = 500  # words that read as a person's (words_person_p) end it after this pause
 WORDS_GATEKEEPER_P = 0.5  # the words' P(human_gatekeeper) that makes a person's decision a gatekeeper...
 WORDS_GATEKEEPER_MIN_P = 0.3  # ...or this much, when it is above P(human)
