@@ -232,13 +232,14 @@ class OperatingPoint:
         a = validate_aggressiveness(aggressiveness)
         machine = round(_knots(MACHINE_SPEECH_MS_KNOTS, a))
         knots_a, knots_ms = zip(*HUMAN_SILENCE_MS_KNOTS, strict=True)
+        human_safe = a <= HUMAN_SAFE_MAX_AGGRESSIVENESS
         return cls(
             aggressiveness=a,
             machine_speech_ms=machine,
             human_max_speech_ms=round(_lerp(HUMAN_MAX_SPEECH_MS_AT_0, HUMAN_MAX_SPEECH_MS_AT_1, a)),
             human_silence_ms=round(float(np.interp(a, knots_a, knots_ms))),
             end_silence_ms=round(_lerp(END_SILENCE_MS_AT_0, END_SILENCE_MS_AT_1, a)),
-            human_safe=a <= HUMAN_SAFE_MAX_AGGRESSIVENESS,
+            human_safe=human_safe,
             words_wait=a <= WORDS_WAIT_MAX_AGGRESSIVENESS,
             guess_at_deadline=a >= GUESS_MIN_AGGRESSIVENESS,
             guess_machine_speech_ms=round(machine * GUESS_MACHINE_FRACTION),
@@ -254,7 +255,7 @@ class OperatingPoint:
             words_machine_p=_knots(WORDS_MACHINE_P_KNOTS, a),
             words_person_p=_knots(WORDS_PERSON_P_KNOTS, a),
             words_any_machine_p=_knots(WORDS_ANY_MACHINE_P_KNOTS, a),
-            words_phrase_p=WORDS_WITH_PHRASE_SAFE_P if a <= HUMAN_SAFE_MAX_AGGRESSIVENESS else WORDS_WITH_PHRASE_P,
+            words_phrase_p=WORDS_WITH_PHRASE_SAFE_P if human_safe else WORDS_WITH_PHRASE_P,
         )
 
     def reply_silence_ms(self, snr_db: float | None) -> int:
